@@ -1,0 +1,3 @@
+from rv_eval.cli import main
+
+raise SystemExit(main())
