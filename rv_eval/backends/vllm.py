@@ -291,7 +291,8 @@ class VLLMBackend(TemplateLM):
                 n_bytes += len(blob)
         finally:
             missing = self.llm.collective_rpc("rv_end_weight_update")[0]
-            self.llm.reset_prefix_cache()
+            if not self.llm.reset_prefix_cache():
+                raise RuntimeError("vLLM refused to reset the prefix cache after a weight update")
         if missing:
             raise UserError(
                 f"load_weights: the weight stream left {len(missing)} engine parameters unset "
