@@ -10,7 +10,7 @@ from rv_eval.grading.answer_span import answer_spans, prepare
 from rv_eval.grading.numbers import nfkc
 from rv_eval.schema import Grade
 
-_LETTER_AT_START_RE = re.compile(r"^[(\[（]?\s*([A-Z])\s*(?:[)\]）.:：,、]|$|\s*$|\s+(?=[(（]|or\b|または|もしくは))")
+_LETTER_AT_START_RE = re.compile(r"^[(\[（]?\s*([A-Z])\s*(?:[)\]）.:：,、]|$|\s*$|\s+(?=[(（]|or\b|または|もしくは)|(?=[\u3040-\u30ff]))")
 _LETTER_ANY_RE = re.compile(r"[(（]([A-Z])[)）]|\b([A-Z])\b(?=[)）.:]|\s*$)")
 _OR_RE = re.compile(r"\bor\b|または|もしくは|あるいは|か、|\band\b|と", re.IGNORECASE)
 

@@ -20,7 +20,7 @@ def extract_code(completion: str, prompt: str, entry_point: str) -> str | None:
         return _as_program(code, prompt, entry_point) if code.strip() else None
     if re.search(rf"^\s*def\s+{re.escape(entry_point)}\s*\(", text, re.MULTILINE):
         return _as_program(_trim_to_code(text, entry_point), prompt, entry_point)
-    if not text.strip():
+    if not text.strip() or _is_prose(text):
         return None
     return prompt + text
 
@@ -78,3 +78,15 @@ def repair_prompt(prompt: str, entry_point: str) -> str:
         return prompt
     except SyntaxError:
         return re.sub(rf"(?<=[^\n])(def\s+{re.escape(entry_point)}\s*\()", r"\n\1", prompt, count=1)
+
+
+def _is_prose(text: str) -> bool:
+    """A completion that is neither an indented body nor parseable Python (an answer in words)."""
+    first = text.lstrip("\n")
+    if first.startswith((" ", "\t")):
+        return False
+    try:
+        ast.parse(text)
+    except SyntaxError:
+        return True
+    return False

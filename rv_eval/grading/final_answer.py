@@ -102,7 +102,7 @@ def _strong_marker(text: str, langs: list[str]) -> Candidate | None:
 
 
 def _sentence_after(text: str, start: int) -> str:
-    rest = text[start : start + 2000].lstrip(" \t*:：=")
+    rest = text[start : start + 2000].lstrip(" \t*:：=、,，")
     if rest.startswith("\n"):
         rest = rest.lstrip()
     end = _SENTENCE_END_RE.search(rest)
@@ -136,12 +136,12 @@ def _weak_marker(text: str, langs: list[str]) -> Candidate | None:
 
 
 def _last_of(span: str) -> str:
-    """The last number-like token of a conclusion sentence, with what follows it."""
+    """The result of a conclusion sentence: what follows its last "=", else its first number."""
     span = strip_separators(span)
     if "=" in span:
         span = span.rsplit("=", 1)[1]
-    matches = list(_NUMBERISH_RE.finditer(span))
-    return span[matches[-1].start() :] if matches else span
+    m = _NUMBERISH_RE.search(span)
+    return span[m.start() :] if m else span
 
 
 def _last_number(text: str, langs: list[str]) -> Candidate | None:

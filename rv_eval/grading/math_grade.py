@@ -87,9 +87,26 @@ def gold_value(gold: str) -> Value:
     return Value(text, number)
 
 
+_CLAUSE_END_RE = re.compile(
+    r",?\s+(?:because|since|as|which|given|from|when|if|where)\b|\s[(（]|[(（](?:since|because|as|from)\b|;|（|なぜなら|理由"
+)
+_NEGATION_RES = [
+    re.compile(r"^\s*not\s+[^,;]*?,?\s*(?:but|it\s+is|it's|rather)\s+", re.IGNORECASE),
+    re.compile(r"^[^。]*?(?:ではなく|じゃなく)[、,\s]*"),
+]
+_LABEL_RE = re.compile(r"^[^\d:：=$\\\-]{1,15}[:：]\s*")
+
+
 def candidate_value(cand: Candidate) -> Value | None:
     """Normalize the final-answer span into one Value (the first answer in the span)."""
     span = strip_separators(cand.span).strip()
+    for pattern in _NEGATION_RES:
+        span = pattern.sub("", span, count=1)
+    if cand.source != "boxed":
+        clause = _CLAUSE_END_RE.search(span)
+        if clause and clause.start() > 0:
+            span = span[: clause.start()]
+        span = _LABEL_RE.sub("", span, count=1)
     math = _LATEX_MATH_RE.search(span)
     if math:
         span = next(g for g in math.groups() if g is not None)
