@@ -45,6 +45,7 @@ class MergeSpec:
     chunk_elems: int = 1 << 22
     revisions: dict[str, str] = field(default_factory=dict)
     name: str | None = None
+    analysis_only: bool = False  # True for `rv-eval vector stats`: no outputs are written
 
     def __post_init__(self) -> None:
         self.alphas = tuple(parse_alphas(self.alphas))
@@ -62,9 +63,9 @@ class MergeSpec:
             raise UserError("a merge needs --pre and --post (or a saved --vector). Fix: pass both checkpoints.")
         if self.alphas and not self.target:
             raise UserError("α-variants need a --target checkpoint. Fix: pass --target T.")
-        if self.alphas and self.out is None:
+        if self.alphas and self.out is None and not self.analysis_only:
             raise UserError("α-variants need an output folder. Fix: pass --out OUT (or `out:` in the recipe).")
-        if not self.alphas and self.save_vector is None:
+        if not self.alphas and self.save_vector is None and not self.analysis_only:
             raise UserError("nothing to do: no --alpha and no --save-vector. Fix: pass --alpha 0.5,1 or --save-vector V.")
         if self.vocab not in VOCAB_POLICIES:
             raise UserError(f"unknown vocab policy {self.vocab!r}. Fix: use one of {', '.join(VOCAB_POLICIES)}.")
