@@ -5,7 +5,9 @@ of a question. See docs/stats.md.
 """
 
 from rv_eval.stats.alpha import AlphaChoice, AlphaSelection, Score, select_alpha
+from rv_eval.stats.gate import CheckVerdict, TaskVerdict, check
 from rv_eval.stats.intervals import bootstrap_ci, clustered_ci
+from rv_eval.stats.loading import load_results
 from rv_eval.stats.paired import PAIRED_COLUMNS, paired_compare
 from rv_eval.stats.power import DesignAssumptions, mde_design, mde_from_sd, mde_table
 from rv_eval.stats.questions import question_table
@@ -17,11 +19,15 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "AlphaChoice",
     "AlphaSelection",
+    "CheckVerdict",
     "DesignAssumptions",
     "Score",
+    "TaskVerdict",
     "adjust_pvalues",
     "bootstrap_ci",
+    "check",
     "clustered_ci",
+    "load_results",
     "mcnemar_exact_pvalue",
     "mde_design",
     "mde_from_sd",

@@ -89,7 +89,7 @@ def _compare_one(
     bq: pd.DataFrame, cq: pd.DataFrame, n_resamples: int, seed: int, cand: str, task: str, level: float
 ) -> dict[str, object]:
     j = paired_arrays(bq, cq)
-    rng = np.random.default_rng([seed, zlib.crc32(f"{cand}\0{task}".encode())])
+    rng = np.random.default_rng([seed, zlib.crc32(task.encode())])  # same draws for every candidate
     d = (j["mean_c"] - j["mean_b"]).to_numpy()
     if (j["n_b"] == 1).all() and (j["n_c"] == 1).all():
         test, p = "mcnemar-exact", mcnemar_exact_pvalue(j["mean_b"].to_numpy(), j["mean_c"].to_numpy())
