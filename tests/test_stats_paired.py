@@ -59,6 +59,18 @@ def test_mcnemar_matches_statsmodels_and_sign_flip():
             assert sign_flip_pvalue(c.astype(float) - b) == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("n", [40, 400, 3000])
+def test_bootstrap_ci_agrees_with_scipy_bca(n):
+    rng = np.random.default_rng(n)
+    d = (rng.integers(0, 5, n) - 2) / 4 + 0.25 * (rng.random(n) < 0.3)  # skewed, discrete
+    ours = bootstrap_ci(d, n_resamples=20_000, rng=rng)
+    ref = st.bootstrap((d,), np.mean, n_resamples=20_000, method="BCa", rng=1, batch=500).confidence_interval
+    width = ref.high - ref.low
+    assert ours == pytest.approx((ref.low, ref.high), abs=0.03 * width + 1e-9)
+    assert bootstrap_ci(np.full(10, 0.5)) == (0.5, 0.5)
+    assert all(np.isnan(bootstrap_ci(np.array([1.0]))))
+
+
 def test_adjust_matches_multipletests():
     p = np.array([0.001, 0.02, 0.04, 0.3, np.nan, 0.011])
     ok = np.isfinite(p)

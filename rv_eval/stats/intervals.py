@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from scipy import stats as st
+from scipy.special import ndtr, ndtri
 
 LEVEL = 0.95
 
@@ -35,33 +34,53 @@ def clustered_ci(
 
 
 def bootstrap_ci(
-    d: np.ndarray, n_resamples: int = 2000, level: float = LEVEL, rng: np.random.Generator | None = None
+    d: np.ndarray,
+    n_resamples: int = 2000,
+    level: float = LEVEL,
+    rng: np.random.Generator | None = None,
+    chunk_elems: int = 4_000_000,
 ) -> tuple[float, float]:
     """BCa bootstrap interval of the mean of paired per-question differences `d`.
 
-    Resampling questions (not responses) is the paired bootstrap over questions. Uses
-    `scipy.stats.bootstrap`; falls back to the percentile interval where BCa is undefined, and
-    returns (d, d) when every difference is the same.
+    Resampling questions (not responses) is the paired bootstrap over questions. The BCa
+    formulas are those of `scipy.stats.bootstrap` (Efron & Tibshirani 14.3, 15.4), with the
+    jackknife of the mean in closed form, which makes it O(n) instead of O(n^2) for thousands
+    of questions. Falls back to the percentile interval where BCa is undefined; returns (d, d)
+    when every difference is the same.
     """
     d = np.asarray(d, dtype=float)
-    if d.size < 2:
+    n = d.size
+    if n < 2:
         return float("nan"), float("nan")
     if np.ptp(d) == 0:
         return float(d[0]), float(d[0])
     rng = rng if rng is not None else np.random.default_rng(0)
-    for method in ("BCa", "percentile"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            res = st.bootstrap(
-                (d,),
-                np.mean,
-                n_resamples=n_resamples,
-                confidence_level=level,
-                method=method,
-                rng=rng,
-                batch=max(1, min(n_resamples, 4_000_000 // d.size)),
-            )
-        lo, hi = res.confidence_interval
-        if np.isfinite(lo) and np.isfinite(hi):
-            return float(lo), float(hi)
-    return float("nan"), float("nan")
+    step = max(1, chunk_elems // n)
+    boot = np.concatenate(
+        [
+            d[rng.integers(0, n, (min(step, n_resamples - i), n), dtype=np.int32)].mean(axis=1)
+            for i in range(0, n_resamples, step)
+        ]
+    )
+    tail = (1 - level) / 2
+    probs = _bca_levels(d, boot, tail)
+    if probs is None:
+        probs = (tail, 1 - tail)
+    lo, hi = np.percentile(boot, [100 * probs[0], 100 * probs[1]])
+    return float(lo), float(hi)
+
+
+def _bca_levels(d: np.ndarray, boot: np.ndarray, tail: float) -> tuple[float, float] | None:
+    """BCa-adjusted percentile levels, or None where the bias correction is undefined."""
+    theta = d.mean()
+    z0 = ndtri((np.count_nonzero(boot < theta) + np.count_nonzero(boot <= theta)) / (2 * boot.size))
+    jack = (d.sum() - d) / (d.size - 1)  # leave-one-out means
+    u = jack.mean() - jack
+    den = np.sum(u**2) ** 1.5
+    if not np.isfinite(z0) or den == 0:
+        return None
+    a = np.sum(u**3) / (6 * den)
+    levels = []
+    for z in (ndtri(tail), -ndtri(tail)):
+        levels.append(float(ndtr(z0 + (z0 + z) / (1 - a * (z0 + z)))))
+    return (levels[0], levels[1]) if all(np.isfinite(levels)) else None

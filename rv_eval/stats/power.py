@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -12,13 +13,13 @@ ALPHA = 0.05
 POWER = 0.80
 
 
+@functools.lru_cache(maxsize=4096)
 def standardized_mde(n_questions: int, alpha: float = ALPHA, power: float = POWER) -> float:
     """Smallest mean/sd of paired differences a paired t-test on n questions detects with `power`."""
     if n_questions < 2:
         return float("nan")
-    return float(
-        TTestPower().solve_power(nobs=n_questions, alpha=alpha, power=power, alternative="two-sided")
-    )
+    es = TTestPower().solve_power(nobs=n_questions, alpha=alpha, power=power, alternative="two-sided")
+    return float(np.ravel(es)[0])
 
 
 def mde_from_sd(sd_diff: float, n_questions: int, alpha: float = ALPHA, power: float = POWER) -> float:
