@@ -137,3 +137,5 @@ def test_cli_stats_and_select_alpha(fake_store, tmp_path, capsys):
     assert "test-only" in capsys.readouterr().out
     assert json.loads((tmp_path / "a.json").read_text())["vector"] == "same"
     assert main(["select-alpha", str(out), "--vector", "nope"]) == 2
+    assert main(["stats", str(out), "--tasks", "gsm8k_en,nosuch"]) == 2
+    assert "nosuch" in capsys.readouterr().err

@@ -126,6 +126,15 @@ def test_pairs_only_shared_questions():
     assert paired_compare(df, "target").iloc[0]["n_questions"] == 29
 
 
+def test_no_shared_task_gives_an_empty_table():
+    rng = np.random.default_rng(11)
+    df = pd.concat([_two_models(rng, task="a_en"), _two_models(rng, task="b_en")], ignore_index=True)
+    df = df[~((df["model"] == "target") & (df["task"] == "b_en"))]
+    df = df[~((df["model"] == "v@1") & (df["task"] == "a_en"))]
+    out = paired_compare(df, "target")
+    assert out.empty and list(out.columns) == PAIRED_COLUMNS
+
+
 def test_unknown_models_and_correction_are_user_errors():
     df = _two_models(np.random.default_rng(7), n_q=10)
     with pytest.raises(UserError, match="nope"):

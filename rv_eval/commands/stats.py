@@ -6,7 +6,7 @@ import argparse
 
 from rv_eval import atomicio
 from rv_eval.stats import load_results, paired_compare, summarize
-from rv_eval.stats.loading import csv_list
+from rv_eval.stats.loading import csv_list, filter_tasks
 from rv_eval.stats.tables import format_paired, format_summary
 
 EXAMPLES = """\
@@ -43,8 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the summary (and paired) tables; optionally write them as JSON."""
     df = load_results(args.out)
-    if args.tasks:
-        df = df[df["task"].isin(args.tasks)]
+    df = filter_tasks(df, args.tasks)
     summary = summarize(df)
     print(format_summary(summary))
     result = {"summary": summary.to_dict(orient="records")}

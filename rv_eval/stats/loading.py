@@ -27,3 +27,14 @@ def load_results(out_dir: str | os.PathLike) -> pd.DataFrame:
 def csv_list(text: str) -> list[str]:
     """Split a comma-separated command-line value ("a,b") into names."""
     return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def filter_tasks(df: pd.DataFrame, tasks: list[str] | None) -> pd.DataFrame:
+    """Keep only `tasks` (all if None); raise UserError naming tasks the table does not hold."""
+    if not tasks:
+        return df
+    available = sorted(df["task"].unique())
+    missing = sorted(set(tasks) - set(available))
+    if missing:
+        raise UserError(f"no samples for tasks {missing}. Fix: choose from {available}.")
+    return df[df["task"].isin(tasks)]

@@ -11,6 +11,7 @@ import pandas as pd
 from rv_eval.errors import UserError
 from rv_eval.schema import check_samples_frame
 from rv_eval.stats.intervals import bootstrap_ci
+from rv_eval.stats.loading import filter_tasks
 from rv_eval.stats.power import mde_from_sd
 from rv_eval.stats.questions import question_table
 from rv_eval.stats.significance import CORRECTIONS, adjust_pvalues, mcnemar_exact_pvalue, sign_flip_pvalue
@@ -113,13 +114,7 @@ def _compare_one(
 
 
 def _select(df: pd.DataFrame, split: str | None, tasks: list[str] | None) -> pd.DataFrame:
-    if tasks is not None:
-        missing = sorted(set(tasks) - set(df["task"].unique()))
-        if missing:
-            raise UserError(
-                f"no samples for tasks {missing}. Fix: choose from {sorted(df['task'].unique())}."
-            )
-        df = df[df["task"].isin(tasks)]
+    df = filter_tasks(df, tasks)
     if split is not None:
         df = df[df["split"] == split]
     if df.empty:
