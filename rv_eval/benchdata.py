@@ -101,7 +101,7 @@ def _cached_sha256(path: str, size: int, mtime_ns: int) -> str:
 def verify_dir(data_dir: str | os.PathLike, paths: list[str] | None = None) -> list[Problem]:
     """Check `data_dir` against the manifest (all files, or only `paths`); return the problems."""
     root = Path(data_dir)
-    sources = _select(load_sources(), paths)
+    sources = select_sources(load_sources(), paths)
     return [p for s in sources if (p := check_file(root, s)) is not None]
 
 
@@ -137,7 +137,7 @@ def download(
 
     root = Path(dest) if dest else default_download_dir()
     written: list[str] = []
-    todo = [s for s in _select(load_sources(), paths) if force or check_file(root, s) is not None]
+    todo = [s for s in select_sources(load_sources(), paths) if force or check_file(root, s) is not None]
     for source in tqdm(todo, desc="download", unit="file", disable=not todo):
         data = _fetch_source(source, base_url, timeout)
         digest = hashlib.sha256(data).hexdigest()
@@ -171,7 +171,8 @@ def _http_get(url: str, timeout: float) -> bytes:
         raise UserError(f"cannot download {url}: {e}. Fix: check the network or pass --base-url to a mirror.") from e
 
 
-def _select(sources: list[Source], paths: list[str] | None) -> list[Source]:
+def select_sources(sources: list[Source], paths: list[str] | None) -> list[Source]:
+    """The sources whose path is one of `paths` or lies under one of them (all when `paths` is empty)."""
     if not paths:
         return sources
     known = {s.path for s in sources}

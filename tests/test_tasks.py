@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from support_tasks import aime24_ja_stand_in  # noqa: F401  (autouse fixture)
 
 from rv_eval import taskdocs, tasks
 from rv_eval.errors import UserError
@@ -21,23 +22,8 @@ COUNTS = {
     "aime24_en": 30, "aime24_ja": 30, "aime24_ja_plain": 30, "aime_dev_en": 59, "aime_dev_ja": 110, "gsm8k_en": 1319, "gsm8k_dev_en": 500,
     "gsm8k_ja": 250, "mgsm_en": 250, "humaneval_en": 164, "humaneval_ja": 164, "sciq_en": 1000,
     "sciq_dev_en": 1000, "demo_en": 24, "demo_ja": 24, "demo_dev_en": 16, "demo_dev_ja": 16,
-    "bbh_en": 5209, "bbh_dev_en": 1302, "bbh_ja": 5209, "bbh_zs_dev_ja": 1302,
+    "bbh_en": 5208, "bbh_dev_en": 1303, "bbh_ja": 5208, "bbh_zs_dev_ja": 1303,
 }
-
-
-@pytest.fixture(autouse=True)
-def aime24_ja_stand_in(tmp_path, monkeypatch, shared_data):
-    """Until data/aime24_ja.jsonl lands, aime24_ja reads a stand-in with the right ids and answers."""
-    if taskdocs.aime24_ja_file().is_file():
-        return
-    rows = [json.loads(x) for x in (shared_data / "aime24" / "test.jsonl").read_text(encoding="utf-8").splitlines()]
-    path = tmp_path / "aime24_ja.jsonl"
-    path.write_text(
-        "".join(json.dumps({"id": r["id"], "url": r["url"], "problem": f"（仮）問題 {r['id']}", "answer": r["answer"]},
-                           ensure_ascii=False) + "\n" for r in rows),
-        encoding="utf-8",
-    )
-    monkeypatch.setenv(taskdocs.AIME24_JA_ENV, str(path))
 
 
 def test_every_issue_task_is_registered():
