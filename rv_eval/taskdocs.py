@@ -136,10 +136,9 @@ def humaneval_docs(lang: str, data_dir: str | None = None, **_: Any) -> list[Doc
     docs = []
     for r in rows:
         id_ = "HumanEval/" + r["task_id"].split("/")[1]
-        docs.append(
-            _doc(id_, r["canonical_solution"], "", folds[id_], task_id=r["task_id"], prompt=r["prompt"],
-                 test=r["test"], entry_point=r["entry_point"])
-        )
+        doc = _doc(id_, "", "", folds[id_], task_id=r["task_id"], prompt=r["prompt"],
+                   test=r["test"], entry_point=r["entry_point"])
+        docs.append({**doc, "gold": r["canonical_solution"]})  # unstripped: indentation matters
     return docs
 
 

@@ -101,6 +101,25 @@ def load_docs(name: str, data_dir: str | None = None) -> list[dict[str, Any]]:
     return build_docs(name, task_meta(name), data_dir)
 
 
+def lm_eval_tasks(names: list[str], repeats: int = 1, task_manager: Any = None) -> list[Any]:
+    """lm-eval Task / Group objects for `names` (from tasks/), each doc sampled `repeats` times.
+
+    Pass the result as `tasks=` to `lm_eval.simple_evaluate`; the tasks' filter hands all
+    `repeats` responses of a doc to the grader (mean@k, pass@k, maj@k).
+    """
+    from lm_eval.tasks import TaskManager
+
+    tm = task_manager or TaskManager(include_path=str(TASKS_DIR), include_defaults=False)
+    out = []
+    for name in names:
+        task_meta(name)  # UserError for unknown names
+        loaded = tm.load([name])
+        for task in loaded["tasks"].values():
+            task.config.repeats = int(repeats)
+        out.append(loaded["groups"].get(name) or loaded["tasks"][name])
+    return out
+
+
 def grade_response(task: str, doc: dict[str, Any], response: str) -> Grade:
     """Grade one response to one doc of `task` with rv_eval.grading (the single grading path)."""
     from rv_eval import grading

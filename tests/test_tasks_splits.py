@@ -5,7 +5,6 @@ from __future__ import annotations
 import collections
 
 import pytest
-from support_tasks import aime24_ja_stand_in  # noqa: F401  (autouse fixture)
 
 from rv_eval import splits, tasks
 from rv_eval.splits import copy_of, read_jsonl
