@@ -107,11 +107,11 @@ def build_report(samples_df: pd.DataFrame, run_meta: RunMeta | None, baseline: s
 def write_report(out_dir: str | os.PathLike, path: str | os.PathLike, baseline: str | None = None,
                  options: assemble.ReportOptions | None = None) -> Path:
     """Build the report of the run folder `out_dir` and write it atomically to `path`."""
-    from rv_eval.store import load_run_meta, load_samples  # noqa: PLC0415
-
     out = Path(out_dir)
     if not out.is_dir():
         raise UserError(f"run folder {out} does not exist. Fix: pass the --out folder of `rv-eval run`.")
+    from rv_eval.store import load_run_meta, load_samples  # noqa: PLC0415
+
     html = build_report(load_samples(out), load_run_meta(out), baseline=baseline, options=options, progress=True)
     target = Path(path)
     atomicio.write_text(target, html)

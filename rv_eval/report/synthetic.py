@@ -36,6 +36,7 @@ class SyntheticSpec:
     response_chars: int = 300  # median response length
     pool_size: int = 500
     seed: int = 0
+    answer_suffix: bool = True  # False: responses are the pool texts themselves (no per-row copies)
     special: dict[str, str] = field(default_factory=dict)  # (model|task|doc_id) -> response override
 
 
@@ -101,17 +102,20 @@ def _cell(rng, spec, pool, task, split, serves, lang, difficulty, gold, name, ve
     reason = np.where(correct, "ok", np.where(unparsed, "no_answer", "mismatch"))
     picks = rng.integers(0, len(pool), n)
     tails = np.where(unparsed, " I am not sure.", "")
-    response = [f"{pool[p]} The answer is \\boxed{{{x}}}.{t}" if x is not None else f"{pool[p]}{t}"
-                for p, x, t in zip(picks, extracted, tails, strict=True)]
+    if spec.answer_suffix:
+        response = [f"{pool[p]} The answer is \\boxed{{{x}}}.{t}" if x is not None else f"{pool[p]}{t}"
+                    for p, x, t in zip(picks, extracted, tails, strict=True)]
+    else:
+        response = [pool[p] for p in picks]
     doc_ids = np.array([f"{task.split('_')[0]}-{i:04d}" for i in range(nq)], dtype=object)
     return pd.DataFrame({
         "grid": "synthetic", "model": name, "vector": vector, "alpha": alpha, "task": task, "split": split,
         "serves": serves, "lang": lang, "seed": seeds, "doc_id": doc_ids[q], "doc_hash": "0" * 16,
         "fold": (q % 5) if split == "test" and "gsm8k" not in task else -1, "sample_idx": 0,
         "prompt": [f"Problem {d} of {task}: compute the value." for d in doc_ids[q]],
-        "response": response, "gold": gold[q].astype(str), "extracted": extracted, "correct": correct,
+        "response": pd.Series(response, dtype=object), "gold": gold[q].astype(str), "extracted": extracted, "correct": correct,
         "reason": reason, "response_lang": resp_lang, "n_prompt_tokens": 40,
-        "n_gen_tokens": [len(r) // 4 for r in response], "gen_seconds": 0.01,
+        "n_gen_tokens": [len(pool[p]) // 4 for p in picks], "gen_seconds": 0.01,
     })
 
 
