@@ -6,12 +6,13 @@ from rv_eval.report.synthetic import SyntheticSpec, synthetic_meta, synthetic_sa
 
 SCRIPT_RESPONSE = "<script>window.__pwned = 1</script></textarea></script><img src=x onerror=\"window.__pwned=2\"><b>bold</b>"
 TEXTAREA_RESPONSE = "</textarea><script>window.__pwned = 3</script>"
+N_QUESTIONS = 40
 HOSTILE_MODEL, HOSTILE_TASK, HOSTILE_DOC = "s1vec@0.5", "gsm8k_ja", "gsm8k-0003"
 
 
 def small_spec() -> SyntheticSpec:
-    """Five models, four test tasks, two dev pools, two seeds, 12 questions; two hostile responses."""
-    return SyntheticSpec(special={
+    """Five models, four test tasks, two dev pools, two seeds, 40 questions; two hostile responses."""
+    return SyntheticSpec(n_questions=N_QUESTIONS, special={
         f"{HOSTILE_MODEL}|{HOSTILE_TASK}|{HOSTILE_DOC}": SCRIPT_RESPONSE,
         f"{HOSTILE_MODEL}|aime24_en|aime24-0001": TEXTAREA_RESPONSE,
     })

@@ -14,6 +14,7 @@ from tests.report_fixtures import (
     HOSTILE_DOC,
     HOSTILE_MODEL,
     HOSTILE_TASK,
+    N_QUESTIONS,
     SCRIPT_RESPONSE,
     TEXTAREA_RESPONSE,
     small_run,
@@ -107,10 +108,19 @@ def test_leaderboard_renders_and_sorts(opened):
     assert float(best.split()[0].replace("±", "")) == max(asc)
 
 
+def test_significance_markers_match_the_statistics(opened):
+    p = opened().page
+    ups = p.eval_on_selector_all("#lb td:has(span.up)", "tds => tds.map(t => t.closest('tr').dataset.model + '|' + t.dataset.col)")
+    assert "post|t:aime24_en" in ups
+    assert p.locator("#lb tr.baseline span.up, #lb tr.baseline span.down").count() == 0
+    title = p.get_attribute("#lb tr[data-model='post'] td[data-col='t:aime24_en']", "title")
+    assert "vs baseline +" in title and "p(Holm)=" in title
+
+
 def test_cell_click_opens_drilldown_and_sets_hash(opened):
     p = opened().page
     p.click(f"#lb tr[data-model='{HOSTILE_MODEL}'] td[data-col='t:{HOSTILE_TASK}']")
-    p.wait_for_function("document.querySelectorAll('#dq tr.q').length === 12")
+    p.wait_for_function(f"document.querySelectorAll('#dq tr.q').length === {N_QUESTIONS}")
     assert p.evaluate("location.hash") == f"#m={quote(HOSTILE_MODEL)}&t={HOSTILE_TASK}"
     assert p.input_value("#dm") == HOSTILE_MODEL and p.input_value("#dt") == HOSTILE_TASK
     p.locator("#dq tr.q").nth(1).click()
