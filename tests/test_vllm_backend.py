@@ -175,6 +175,7 @@ def test_inplace_alpha_equals_materialized_variant(engine):
 def test_partial_weight_stream_is_refused(engine):
     assert engine["partial_error"] is not None
     assert "unset" in engine["partial_error"] and "Fix:" in engine["partial_error"]
+    assert engine["closed"]
 
 
 @pytest.mark.slow
@@ -186,6 +187,7 @@ def test_k_samples_in_one_request_and_seed_determinism(engine):
     assert len(set(engine["sampled_a"])) > 1  # k different samples
     assert engine["sampled_b"] == engine["sampled_a"]  # same seed => same samples
     assert engine["sampled_seed8"] != engine["sampled_a"]
+    assert engine["sampled_kw_seed8"] == engine["sampled_seed8"]  # gen_kwargs["seed"] = grid seed
     assert all(0 < n <= 12 for n in engine["n_gen_tokens"])
     assert len(set(engine["n_prompt_tokens"])) == 1 and engine["n_prompt_tokens"][0] > 5
 
