@@ -284,3 +284,18 @@ def test_rv_eval_run_grid_on_vllm_in_place(tiny_family, tmp_path):
     assert s0 != s1
     again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and len(load_samples(out)) == len(df)  # resume: nothing new
+
+
+@pytest.mark.slow
+@pytest.mark.vllm
+def test_user_errors_before_any_engine_starts(tmp_path):
+    pytest.importorskip("vllm")
+    from rv_eval.backends.vllm import VLLMBackend
+    from rv_eval.errors import UserError
+
+    with pytest.raises(UserError, match="does not exist"):
+        VLLMBackend(str(tmp_path / "nope"))
+    with pytest.raises(UserError, match="data_parallel_size"):
+        VLLMBackend(str(tmp_path), data_parallel_size=2)
+    with pytest.raises(UserError, match="colour"):
+        VLLMBackend(str(tmp_path), colour="red")

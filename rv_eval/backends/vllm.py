@@ -41,6 +41,7 @@ import logging
 import os
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -115,7 +116,7 @@ class VLLMBackend(TemplateLM):
             "tensor_parallel_size": int(tensor_parallel_size),
             **engine_kwargs,
         }
-        self.llm = LLM(**self.engine_args)
+        self.llm = _start_engine(LLM, self.engine_args)
         self.tokenizer = self.llm.get_tokenizer()
 
     # ---- lm-eval plumbing -------------------------------------------------------------------
@@ -320,6 +321,20 @@ class VLLMBackend(TemplateLM):
             )
         return {"seconds": time.perf_counter() - t0, "worker_load_seconds": worker_s, "tensors": n_tensors,
                 "bytes": n_bytes}
+
+
+def _start_engine(llm_cls: Any, engine_args: dict[str, Any]) -> Any:
+    """`vllm.LLM(**engine_args)`, with the errors a user can cause turned into UserError."""
+    model = engine_args["model"]
+    if model.startswith((".", "/", "~")) and not Path(model).expanduser().exists():
+        raise UserError(f"rv-vllm: model folder {model} does not exist. Fix: check the model path.")
+    try:
+        return llm_cls(**engine_args)
+    except TypeError as e:
+        if "unexpected keyword argument" not in str(e):
+            raise
+        raise UserError(f"rv-vllm: {e} (backend options go to vllm.LLM / EngineArgs). "
+                        "Fix: remove or rename that option.") from None
 
 
 def _as_bool(value: Any) -> bool:
