@@ -164,6 +164,9 @@ def engine(tiny_family, tmp_path_factory) -> dict:
 def test_inplace_alpha_equals_materialized_variant(engine):
     assert engine["inplace"] == engine["fresh"]
     assert engine["inplace_again"] == engine["fresh"]  # recomputed each time: no drift
+    assert engine["inplace_variant"] == engine["fresh"]  # computed in the worker from the merge spec
+    assert engine["alpha1_stream"] == engine["alpha1"]
+    assert engine["load_variant"]["tensors"] == engine["n_checkpoint_tensors"]
     # the switch really changed the weights in between
     assert engine["target"] != engine["fresh"] or engine["alpha1"] != engine["fresh"]
     assert engine["load_alpha"]["tensors"] == engine["n_checkpoint_tensors"]

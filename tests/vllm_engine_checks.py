@@ -86,6 +86,7 @@ def main(family: str, alpha_dir: str, task_dir: str, out_path: str) -> None:
     """Start one engine on the materialized variant and run every check."""
     from rv_eval.backends import create_lm
     from rv_eval.errors import UserError
+    from rv_eval.merge import MergeSpec, stream_variant
 
     res: dict = {}
     t0 = time.perf_counter()
@@ -114,9 +115,15 @@ def main(family: str, alpha_dir: str, task_dir: str, out_path: str) -> None:
     res["load_alpha"] = lm.load_weights(variant_tensors(family, ALPHA))
     res["n_checkpoint_tensors"] = len(read_checkpoint(alpha_dir))
     res["inplace"] = _greedy(lm, contexts)
-    lm.load_weights(variant_tensors(family, 1.0))
+    spec = MergeSpec(pre=f"{family}/pre", post=f"{family}/post", target=f"{family}/target", alphas=(ALPHA, 1.0),
+                     out=Path(out_path).parent / "unused_variants")
+    res["load_variant_1"] = lm.load_variant(spec, 1.0)  # computed inside the worker
     res["alpha1"] = _greedy(lm, contexts)
-    lm.load_weights(variant_tensors(family, ALPHA))
+    res["load_variant"] = lm.load_variant(spec, ALPHA)
+    res["inplace_variant"] = _greedy(lm, contexts)
+    lm.load_weights(variant_tensors(family, 1.0))
+    res["alpha1_stream"] = _greedy(lm, contexts)
+    lm.load_weights(stream_variant(spec, ALPHA))  # what the runner feeds
     res["inplace_again"] = _greedy(lm, contexts)
 
     res["loglik"] = lm.loglikelihood(

@@ -10,8 +10,10 @@ the distribution version of `vllm`), its `--seed` never reaches vLLM's sampling 
 - folds lm-eval's k identical `repeats` requests into ONE vLLM request with `n = k`;
 - keeps the full generated text (reasoning trace included) and records, per request, the
   trace/answer split, token counts and finish reason in `generation_log`;
-- sets weights in the live engine (`load_weights`), e.g. θ_target + α·v for an in-place α
-  sweep, and resets the prefix cache so no KV block of the previous weights is reused.
+- sets weights in the live engine, e.g. θ_target + α·v for an in-place α sweep, and resets the
+  prefix cache so no KV block of the previous weights is reused: `load_weights(tensors)` takes
+  HF-named tensors, `load_variant(spec, alpha)` lets each worker compute the variant itself
+  from an `rv_eval.merge.MergeSpec` (no tensor transport; faster for large models).
 
 Constructor kwargs (all optional except `pretrained`; lm-eval passes them from `model_args`):
 
@@ -37,6 +39,8 @@ Constructor kwargs (all optional except `pretrained`; lm-eval passes them from `
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import os
 import time
@@ -295,20 +299,44 @@ class VLLMBackend(TemplateLM):
 
         The stream must cover every weight of the model (a full variant, e.g.
         `rv_eval.merge.stream_variant(spec, alpha)`): parameters left unset would keep the
-        previous variant's values, so that raises an error. Returns {"seconds", "worker_load_seconds"
-        (time inside the worker's load_weights, the rest is transport and set-up), "tensors", "bytes"}.
+        previous variant's values, so that raises an error. Tensors travel to the workers in
+        safetensors chunks of ≤ chunk_bytes. Returns {"seconds", "worker_load_seconds" (time
+        inside the workers, the rest is transport), "tensors", "bytes"}.
         """
-        t0 = time.perf_counter()
-        self.llm.collective_rpc("rv_begin_weight_update")
-        n_tensors = n_bytes = 0
-        worker_s = 0.0
-        try:
+        stats = {"tensors": 0, "bytes": 0, "worker_load_seconds": 0.0}
+
+        def send() -> None:
             for blob in tqdm(pack_chunks(tensors, chunk_bytes), desc="load weights", unit="chunk",
                              leave=False, disable=None):
                 count, seconds = self.llm.collective_rpc("rv_load_weight_chunk", args=(blob,))[0]
-                n_tensors += count
-                worker_s += seconds
-                n_bytes += len(blob)
+                stats["tensors"] += count
+                stats["worker_load_seconds"] += seconds
+                stats["bytes"] += len(blob)
+
+        return {"seconds": self._update_session(send), **stats}
+
+    def load_variant(self, spec: Any, alpha: float) -> dict[str, float]:
+        """Set the weights to the α-variant of `spec` (an `rv_eval.merge.MergeSpec`), computed
+        inside each worker by `rv_eval.merge.stream_variant` (no tensor transport).
+
+        Same result as `load_weights(stream_variant(spec, alpha))`, faster for large models.
+        Returns {"seconds", "worker_load_seconds", "tensors"}.
+        """
+        spec_json = json.dumps(dataclasses.asdict(spec), default=str)
+        stats = {"tensors": 0, "worker_load_seconds": 0.0}
+
+        def compute() -> None:
+            count, seconds = self.llm.collective_rpc("rv_load_variant", args=(spec_json, float(alpha)))[0]
+            stats.update(tensors=count, worker_load_seconds=seconds)
+
+        return {"seconds": self._update_session(compute), **stats}
+
+    def _update_session(self, body: Any) -> float:
+        """Run `body` between begin/end of a worker update session; check, reset caches; seconds."""
+        t0 = time.perf_counter()
+        self.llm.collective_rpc("rv_begin_weight_update")
+        try:
+            body()
         finally:
             missing = self.llm.collective_rpc("rv_end_weight_update")[0]
             if not self.llm.reset_prefix_cache():
@@ -319,8 +347,7 @@ class VLLMBackend(TemplateLM):
                 f"(e.g. {missing[:3]}); the engine now mixes two variants. "
                 "Fix: pass every tensor of the checkpoint (a full variant)."
             )
-        return {"seconds": time.perf_counter() - t0, "worker_load_seconds": worker_s, "tensors": n_tensors,
-                "bytes": n_bytes}
+        return time.perf_counter() - t0
 
 
 def _start_engine(llm_cls: Any, engine_args: dict[str, Any]) -> Any:

@@ -8,6 +8,8 @@ Two halves:
   maps HF checkpoint names onto vLLM's fused qkv / gate_up parameters and shards them for
   tensor parallelism), end (finalize: per-layer post-processing such as CPU weight repacking,
   then a check that every parameter was set).
+- `rv_load_variant` is the faster path for an α sweep: each worker computes the variant itself
+  from the merge spec (`rv_eval.merge.stream_variant`), so no tensor crosses a process boundary.
 - `pack_chunks` turns a stream of (name, tensor) pairs into safetensors byte blobs of bounded
   size; bytes cross vLLM's RPC layers (msgpack to the engine process, pickle to TP workers)
   unchanged, tensors do not.
@@ -18,6 +20,7 @@ begin / chunks / end so a 60 GB variant can stream through in bounded memory.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Iterator
 
@@ -71,16 +74,42 @@ class WeightUpdateExtension:
         Returns (tensor count, seconds spent in this worker).
         """
         from safetensors.torch import load
-        from vllm.config import set_current_vllm_config
 
         t0 = time.perf_counter()
-        tensors = load(blob)
+        count = self._rv_load(load(blob).items())
+        return count, time.perf_counter() - t0
+
+    def rv_load_variant(self, spec_json: str, alpha: float) -> tuple[int, float]:
+        """Compute `rv_eval.merge.stream_variant(MergeSpec(**spec), alpha)` here and load it.
+
+        The tensors never cross a process boundary; every tensor-parallel worker reads the
+        checkpoints itself. Returns (tensor count, seconds spent in this worker).
+        """
+        from rv_eval.merge import MergeSpec, stream_variant
+
+        t0 = time.perf_counter()
+        spec = MergeSpec(**json.loads(spec_json))
+        count = self._rv_load(stream_variant(spec, float(alpha)))
+        return count, time.perf_counter() - t0
+
+    def _rv_load(self, tensors: Iterable[tuple[str, torch.Tensor]]) -> int:
+        """Feed (HF name, tensor) pairs to the model's `load_weights`; return how many."""
+        from vllm.config import set_current_vllm_config
+
+        count = 0
+
+        def counted() -> Iterator[tuple[str, torch.Tensor]]:
+            nonlocal count
+            for item in tensors:
+                count += 1
+                yield item
+
         model = self.model_runner.get_model()
         with set_current_vllm_config(self.vllm_config), torch.no_grad():
-            loaded = model.load_weights(iter(tensors.items()))
+            loaded = model.load_weights(counted())
         if loaded:
             self._rv_loaded |= set(loaded)
-        return len(tensors), time.perf_counter() - t0
+        return count
 
     def rv_end_weight_update(self) -> list[str]:
         """Finish the session; return the model parameters the session did not set (sorted)."""
@@ -95,6 +124,6 @@ class WeightUpdateExtension:
             if callable(fn):
                 fn()
         expected = {name for name, _ in model.named_parameters()}
-        missing = sorted(expected - self._rv_loaded) if self._rv_loaded else sorted(expected)
+        missing = sorted(expected - self._rv_loaded)
         self._rv_loaded = set()
         return missing
