@@ -20,6 +20,7 @@ from rv_eval.backends.vllm_requests import (
     group_requests,
     parse_think_tags,
     request_seed,
+    sampling_settings,
     split_think,
 )
 from rv_eval.backends.vllm_weights import pack_chunks
@@ -70,6 +71,26 @@ def test_split_think_disabled_and_tag_parsing():
     assert parse_think_tags("none") is None
     with pytest.raises(ValueError, match="think_tags"):
         parse_think_tags("<think>")
+
+
+@pytest.mark.parametrize(
+    ("gen_kwargs", "temperature"),
+    [
+        ({"do_sample": True}, 1.0),  # vLLM must not be left to guess: explicit 1.0
+        ({"do_sample": True, "temperature": 0.7, "top_p": 0.9}, 0.7),
+        ({}, 0.0),  # neither: greedy, explicitly (vLLM's default would sample at 1.0)
+        ({"do_sample": False, "temperature": 0.8}, 0.0),
+        ({"temperature": 0.6}, 0.6),
+    ],
+)
+def test_sampling_settings_make_temperature_explicit(gen_kwargs, temperature):
+    st = sampling_settings({"until": ["\n\n"], **gen_kwargs, "seed": 3}, eos="<|im_end|>", default_seed=0,
+                           default_max_gen_toks=64)
+    assert st.params["temperature"] == temperature
+    assert st.grid_seed == 3 and "seed" not in st.params and "seed" not in st.seed_key
+    assert st.until == ["\n\n", "<|im_end|>"] and st.max_gen_toks == 64
+    assert "do_sample" not in st.params
+    assert sampling_settings({}, eos=None, default_seed=5, default_max_gen_toks=8).grid_seed == 5
 
 
 def test_cut_at_stops_uses_earliest_stop():

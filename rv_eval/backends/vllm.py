@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from lm_eval.api.model import TemplateLM
 from lm_eval.api.registry import register_model
-from lm_eval.models.utils import handle_stop_sequences, maybe_truncate, normalize_gen_kwargs
+from lm_eval.models.utils import maybe_truncate
 from tqdm import tqdm
 
 from rv_eval.backends.vllm_requests import (
@@ -60,6 +60,7 @@ from rv_eval.backends.vllm_requests import (
     group_requests,
     parse_think_tags,
     request_seed,
+    sampling_settings,
     split_think,
 )
 from rv_eval.backends.vllm_weights import DEFAULT_CHUNK_BYTES, WORKER_EXTENSION, pack_chunks
@@ -212,23 +213,17 @@ class VLLMBackend(TemplateLM):
         """Token ids and SamplingParams for one request group."""
         from vllm import SamplingParams
 
-        gen_kwargs = dict(gen_kwargs)
-        request_grid_seed = gen_kwargs.pop("seed", None)
-        grid_seed = self.seed if request_grid_seed is None else int(request_grid_seed)
-        kwargs = normalize_gen_kwargs(gen_kwargs, default_max_gen_toks=self.max_gen_toks)
-        until = handle_stop_sequences(kwargs.pop("until", None), eos=eos)
-        max_gen = int(kwargs.pop("max_gen_toks", self.max_gen_toks))
-        kwargs.pop("do_sample", None)
-        ids, max_gen = maybe_truncate(self.tok_encode(context), max_gen_toks=max_gen,
+        st = sampling_settings(gen_kwargs, eos=eos, default_seed=self.seed, default_max_gen_toks=self.max_gen_toks)
+        ids, max_gen = maybe_truncate(self.tok_encode(context), max_gen_toks=st.max_gen_toks,
                                       max_model_len=self.max_length)
-        greedy = float(kwargs.get("temperature", 0.0)) == 0.0
-        seed = request_seed(grid_seed, context, gen_kwargs)
-        stop = [eos] if self.defer_stops else until
+        greedy = st.params["temperature"] == 0.0
+        seed = request_seed(st.grid_seed, context, st.seed_key)
+        stop = [eos] if self.defer_stops else st.until
         params = SamplingParams(
             n=1 if greedy else count, seed=seed, max_tokens=max_gen, stop=stop,
-            **({"skip_special_tokens": False, "spaces_between_special_tokens": False} | kwargs),
+            **({"skip_special_tokens": False, "spaces_between_special_tokens": False} | st.params),
         )
-        return {"prompt_ids": ids, "params": params, "until": until, "greedy": greedy, "seed": seed}
+        return {"prompt_ids": ids, "params": params, "until": st.until, "greedy": greedy, "seed": seed}
 
     def _generate(self, prompt_ids: list[list[int]], params: list[Any], disable_tqdm: bool) -> list[Any]:
         """Run the engine over all prompts (in batches of `batch_size` when it is an int)."""

@@ -47,6 +47,17 @@ class ThinkSplit:
     closed: bool
 
 
+@dataclass(frozen=True)
+class SamplingSettings:
+    """lm-eval gen_kwargs resolved for vLLM (see `sampling_settings`)."""
+
+    grid_seed: int
+    until: list[str]
+    max_gen_toks: int
+    params: dict[str, Any]  # SamplingParams kwargs; always has an explicit "temperature"
+    seed_key: dict[str, Any]  # the gen_kwargs without "seed": what the request seed hashes
+
+
 @dataclass
 class GenerationRecord:
     """What the engine produced for one lm-eval request (one sample), in request order."""
@@ -144,3 +155,24 @@ def cut_at_stops(text: str, stops: list[str]) -> str:
             if pos != -1:
                 cut = min(cut, pos)
     return text[:cut]
+
+
+def sampling_settings(
+    gen_kwargs: dict[str, Any], eos: str | None, default_seed: int, default_max_gen_toks: int
+) -> SamplingSettings:
+    """Resolve lm-eval gen_kwargs: grid seed, stop sequences (+ EOS), budget, sampling params.
+
+    The temperature is always explicit (vLLM's default is 1.0): `do_sample` false or absent
+    without a temperature means greedy (0.0); `do_sample: true` without one means 1.0.
+    """
+    from lm_eval.models.utils import handle_stop_sequences, normalize_gen_kwargs
+
+    seed_key = dict(gen_kwargs)
+    request_grid_seed = seed_key.pop("seed", None)
+    kwargs = dict(normalize_gen_kwargs(seed_key, default_max_gen_toks=default_max_gen_toks))
+    until = handle_stop_sequences(kwargs.pop("until", None), eos=eos)
+    max_gen = int(kwargs.pop("max_gen_toks", default_max_gen_toks))
+    do_sample = bool(kwargs.pop("do_sample", False))
+    kwargs["temperature"] = float(kwargs.get("temperature", 1.0)) if do_sample else 0.0
+    grid_seed = default_seed if request_grid_seed is None else int(request_grid_seed)
+    return SamplingSettings(grid_seed, until, max_gen, kwargs, seed_key)
