@@ -7,7 +7,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from rv_eval import __version__, atomicio
 from rv_eval.errors import UserError
-from rv_eval.merge.executor import Worker, combine, iter_chunks, prefetch, prepare
+from rv_eval.merge.executor import Chunk, Worker, combine, iter_chunks, prefetch, prepare
 from rv_eval.merge.io.reader import DTYPE_NAMES, open_checkpoint
 from rv_eval.merge.io.writer import (
     ShardedWriter,
@@ -123,9 +123,14 @@ def _run(spec: MergeSpec, plan: MergePlan, inputs_record: dict[str, Any], todo: 
             cleanup.callback(shutil.rmtree, tmp, True)
             outputs.append((spec.save_vector, tmp, ShardedWriter(tmp, plan.vector_tensors(vdtype),  # type: ignore[arg-type]
                                                                  spec.max_shard_size)))
-        workers = [Worker(w.write, name=f"writer-{i}") for i, (_, _, w) in enumerate(outputs)]
+        fns = [_variant_writer(alpha, w) for alpha, (_, _, w) in zip(todo, outputs, strict=False)]
+        if vector_todo:
+            fns.append(_vector_writer(vdtype, outputs[-1][2]))
+        workers = [Worker(fn, name=f"writer-{i}") for i, fn in enumerate(fns)]
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # parallelism comes from the reader and the per-output threads
         try:
-            _stream(spec, plan, todo, vector_todo, vdtype, workers)
+            _stream(spec, plan, workers)
             for w in workers:
                 w.finish()
             for _, _, writer in outputs:
@@ -135,6 +140,8 @@ def _run(spec: MergeSpec, plan: MergePlan, inputs_record: dict[str, Any], todo: 
                 w.abort()
                 writer.abort()
             raise
+        finally:
+            torch.set_num_threads(threads)
         for alpha, (final, tmp, _) in zip(todo, outputs, strict=False):
             _finish_variant(spec, plan, inputs_record, alpha, tmp)
             publish(tmp, final)
@@ -146,17 +153,27 @@ def _run(spec: MergeSpec, plan: MergePlan, inputs_record: dict[str, Any], todo: 
             log.info("wrote vector %s", final)
 
 
-def _stream(spec: MergeSpec, plan: MergePlan, alphas: list[float], vector: bool, vdtype: torch.dtype,
-            workers: list[Worker]) -> None:
+def _variant_writer(alpha: float, writer: ShardedWriter) -> Callable[[Chunk], None]:
+    def write(chunk: Chunk) -> None:
+        writer.write(combine(chunk, alpha, chunk.task.dtype))
+    return write
+
+
+def _vector_writer(dtype: torch.dtype, writer: ShardedWriter) -> Callable[[Chunk], None]:
+    def write(chunk: Chunk) -> None:
+        if chunk.merged:
+            writer.write(chunk.v.to(dtype))  # type: ignore[union-attr]
+    return write
+
+
+def _stream(spec: MergeSpec, plan: MergePlan, workers: list[Worker]) -> None:
+    """Reader thread prepares chunks; every output's thread computes and writes its own values."""
     total = sum(t.numel for t in plan.tasks)
     chunks = iter_chunks(plan.inputs, plan.tasks, spec.chunk_elems)
     with tqdm(total=total, unit="el", unit_scale=True, desc="merge", disable=None) as bar:
-        for chunk in prefetch(chunks, lambda c: prepare(plan.inputs, c)):
-            if alphas:
-                for alpha, worker in zip(alphas, workers, strict=False):
-                    worker.put(combine(chunk, alpha, chunk.task.dtype))
-            if vector and chunk.merged:
-                workers[-1].put(chunk.v.to(vdtype))  # type: ignore[union-attr]
+        for chunk in prefetch(chunks, lambda c: prepare(plan.inputs, c), depth=4):
+            for worker in workers:
+                worker.put(chunk)
             bar.update(chunk.end - chunk.start)
 
 
