@@ -147,19 +147,37 @@ def load_all(folder: Path) -> dict[str, tuple[Path, str]]:
     return out
 
 
-def agreement(a: Path, b: Path) -> dict:
-    """Max abs difference and fraction of bit-equal elements between two model folders."""
+def agreement(a: Path, b: Path, models: dict[str, Path], alpha: float) -> dict:
+    """Max abs difference and fraction of bit-equal elements between rv-eval (a) and mergekit (b).
+
+    Elements that differ are recomputed with mergekit's own formula, target + (α·(post − target) +
+    (−α)·(pre − target)) in float32, to show where the difference comes from (its intermediate
+    differences round in float32 when the values' magnitudes are far apart; rv-eval's post − pre
+    does not).
+    """
     ta, tb = load_all(a), load_all(b)
     if set(ta) != set(tb):
         return {"error": f"tensor names differ: {sorted(set(ta) ^ set(tb))[:5]}"}
-    max_diff, equal, total = 0.0, 0, 0
+    inputs = {r: load_all(p) for r, p in models.items()}
+    max_diff, equal, total, explained = 0.0, 0, 0, 0
     for name in ta:
-        with safe_open(ta[name][0], "pt") as fa, safe_open(tb[name][0], "pt") as fb:
-            x, y = fa.get_tensor(name), fb.get_tensor(name)
+        x, y = get(ta[name]), get(tb[name])
         max_diff = max(max_diff, float((x.float() - y.float()).abs().max()) if x.numel() else 0.0)
-        equal += int((x.view(torch.int16) == y.view(torch.int16)).sum())
+        same = x.view(torch.int16) == y.view(torch.int16)
+        equal += int(same.sum())
         total += x.numel()
-    return {"max_abs_diff": max_diff, "equal_frac": equal / total}
+        if not bool(same.all()):
+            idx = (~same).flatten().nonzero().flatten()
+            pre, post, tgt = (get(inputs[r][name]).flatten()[idx].float() for r in ("pre", "post", "target"))
+            mk = (tgt + (alpha * (post - tgt) + (-alpha) * (pre - tgt))).to(torch.bfloat16)
+            explained += int((mk.view(torch.int16) == y.flatten()[idx].view(torch.int16)).sum())
+    return {"max_abs_diff": max_diff, "equal_frac": equal / total, "differing_elements": total - equal,
+            "differences_reproduced_by_mergekit_formula": explained}
+
+
+def get(where: tuple[Path, str]) -> torch.Tensor:
+    with safe_open(where[0], "pt") as f:
+        return f.get_tensor(where[1])
 
 
 def is_dyadic(alpha: float) -> bool:
@@ -224,7 +242,7 @@ def run_mergekit(work: Path, models: dict[str, Path], alphas: list[float], pytho
         seconds, rss = timed([exe, str(cfg), str(out), "--quiet"], env=env)
         per_alpha.append(round(seconds, 2))
         peak = max(peak, rss)
-        agree[format(alpha, "g")] = agreement(work / "rv" / f"alpha_{alpha:g}", out)
+        agree[format(alpha, "g")] = agreement(work / "rv" / f"alpha_{alpha:g}", out, models, alpha)
         shutil.rmtree(out, ignore_errors=True)
     return {"seconds_total": round(sum(per_alpha), 2), "seconds_per_alpha": per_alpha,
             "peak_rss_mb": round(peak), "agreement": agree}
