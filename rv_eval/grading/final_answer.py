@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rv_eval.grading.numbers import KANJI_NUMBER_RE, strip_separators
+from rv_eval.grading.numbers import EN_NUMBER_WORDS_RE, KANJI_NUMBER_RE, strip_separators
 
 #: Only this many trailing characters of a response are searched (the final answer is at the end).
 TAIL_CHARS = 20_000
@@ -35,6 +35,7 @@ _STRONG = {
     ],
     "ja": [
         r"最終的な(?:答え|解答|回答|結果)(?:は|:|：|=)?",
+        r"正しくは|正しい答えは|答案(?:是|为|為|:|：)|最终答案(?:是|为|:|：)?",
         r"(?:答え|答|解答|回答|正解)\s*(?:は|:|：|=|＝)",
         r"#{4}\s*",
     ],
@@ -44,10 +45,13 @@ _WEAK = {
     "ja": r"(?:よって|したがって|従って|ゆえに|故に|以上より|以上から|つまり|合計で|全部で|結果として)",
 }
 _HEDGE_RE = re.compile(
-    r"(?:-?\d[\d.,/]*|[}])\s*(?:\bor\b|\band\s*/\s*or\b|または|もしくは|あるいは|か、?(?=\s*-?\d))\s*(?:maybe\s+|perhaps\s+)?[-$\\]?\d"
+    r"(?:-?\d[\d.,/]*|[}])\s*(?:\bor\b|\band\s*/\s*or\b|または|もしくは|あるいは|[かと]、?(?=\s*-?\d))\s*(?:maybe\s+|perhaps\s+)?[-$\\]?\d"
     r"|\b(?:but|or)\s+(?:it\s+)?(?:could|might|may)\s+(?:also\s+)?be\s+\$?-?\d"
     r"|either\s+\$?-?\d",
     re.IGNORECASE,
+)
+_NEGATED_RE = re.compile(
+    r"^\s*not\s+\$?-?\d[\d.,]*\$?\s*(?:[.;]|$)|^\s*\S+\s*(?:ではありません|ではない|じゃない|ではなかった)", re.IGNORECASE
 )
 _SENTENCE_END_RE = re.compile(r"\n|。|(?<!\d)\.(?!\d)|\.(?=\s|$)|\. ")
 _NUMBERISH_RE = re.compile(rf"-?\d[\d,]*(?:\.\d+)?|{KANJI_NUMBER_RE.pattern}")
@@ -96,7 +100,7 @@ def _strong_marker(text: str, langs: list[str]) -> Candidate | None:
     pattern = "|".join(p for lang in langs for p in _STRONG[lang])
     for m in reversed(list(re.finditer(pattern, text, re.IGNORECASE))):
         span = _sentence_after(text, m.end())
-        if _has_answer(span):
+        if _has_answer(span) and not _NEGATED_RE.search(span):
             return Candidate(span, "marker", bool(_HEDGE_RE.search(span)))
     return None
 
@@ -111,6 +115,8 @@ def _sentence_after(text: str, start: int) -> str:
 
 
 def _has_answer(span: str) -> bool:
+    if EN_NUMBER_WORDS_RE.fullmatch(span.strip(" .!*")):  # "The answer is: seven"
+        return True
     return bool(_NUMBERISH_RE.search(span) or re.search(r"\\[a-z]+|[a-zA-Z]\s*[=^]|\$", span))
 
 

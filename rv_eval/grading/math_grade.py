@@ -9,7 +9,16 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from rv_eval.grading.final_answer import Candidate, find_final_answer
-from rv_eval.grading.numbers import KANJI_NUMBER_RE, kanji_to_int, nfkc, strip_separators, to_fraction
+from rv_eval.grading.numbers import (
+    EN_NUMBER_WORDS_RE,
+    JA_FRACTION_RE,
+    KANJI_NUMBER_RE,
+    kanji_to_int,
+    nfkc,
+    strip_separators,
+    to_fraction,
+    words_to_number,
+)
 from rv_eval.grading.reasoning import strip_reasoning
 from rv_eval.schema import Grade
 
@@ -129,6 +138,16 @@ def _clean_latex(s: str) -> str:
 
 
 def _numeric_value(span: str) -> Value | None:
+    frac = JA_FRACTION_RE.match(span)
+    if frac and int(frac.group(1)):
+        number = Fraction(int(frac.group(2)), int(frac.group(1)))
+        return Value(_format(number), number)
+    words = EN_NUMBER_WORDS_RE.match(span)
+    if words:
+        number = words_to_number(words.group(0))
+        rest = span[words.end() :].strip().rstrip(".")
+        if number is not None and (not rest or _is_trailing_words(rest)):
+            return Value(_format(number), number)
     kanji = KANJI_NUMBER_RE.match(span)
     if kanji and any(not ch.isascii() for ch in kanji.group(0)):
         n = kanji_to_int(kanji.group(0))
