@@ -24,6 +24,7 @@ class Candidate:
     span: str
     source: str  # boxed | marker | bold | conclusion | last_number
     hedged: bool = False
+    alternatives: tuple[str, ...] = ()  # other boxed answers of the final paragraph
 
 
 _STRONG = {
@@ -44,7 +45,7 @@ _WEAK = {
     "en": r"\b(?:therefore|thus|hence|so|in\s+total|altogether|in\s+all)\b",
     "ja": r"(?:よって|したがって|従って|ゆえに|故に|以上より|以上から|つまり|合計で|全部で|結果として)",
 }
-_HEDGE_RE = re.compile(
+HEDGE_RE = re.compile(
     r"(?:-?\d[\d.,/]*|[}])\s*(?:\bor\b|\band\s*/\s*or\b|または|もしくは|あるいは|[かと]、?(?=\s*-?\d))\s*(?:maybe\s+|perhaps\s+)?[-$\\]?\d"
     r"|\b(?:but|or)\s+(?:it\s+)?(?:could|might|may)\s+(?:also\s+)?be\s+\$?-?\d"
     r"|either\s+\$?-?\d",
@@ -87,9 +88,10 @@ def _boxed(text: str, langs: list[str]) -> Candidate | None:
         return None
     last_pos, last = boxes[-1]
     para_start = text.rfind("\n\n", 0, last_pos)
-    same_para = {_squash(c) for p, c in boxes if p > para_start}
-    hedged = len(same_para) > 1 or bool(_HEDGE_RE.search(last))
-    return Candidate(last, "boxed", hedged)
+    same_para = {_squash(c): c for p, c in boxes if p > para_start}
+    others = tuple(c for k, c in same_para.items() if k != _squash(last))
+    hedged = bool(others) or bool(HEDGE_RE.search(last))
+    return Candidate(last, "boxed", hedged, others)
 
 
 def _squash(s: str) -> str:
@@ -101,7 +103,7 @@ def _strong_marker(text: str, langs: list[str]) -> Candidate | None:
     for m in reversed(list(re.finditer(pattern, text, re.IGNORECASE))):
         span = _sentence_after(text, m.end())
         if _has_answer(span) and not _NEGATED_RE.search(span):
-            return Candidate(span, "marker", bool(_HEDGE_RE.search(span)))
+            return Candidate(span, "marker", bool(HEDGE_RE.search(span)))
     return None
 
 
@@ -127,7 +129,7 @@ def _bold_last_line(text: str, langs: list[str]) -> Candidate | None:
     bold = re.findall(r"\*\*(.+?)\*\*", lines[-1])
     for b in reversed(bold):
         if _NUMBERISH_RE.search(b):
-            return Candidate(b, "bold", bool(_HEDGE_RE.search(b)))
+            return Candidate(b, "bold", bool(HEDGE_RE.search(b)))
     return None
 
 
@@ -137,7 +139,7 @@ def _weak_marker(text: str, langs: list[str]) -> Candidate | None:
     for m in reversed(list(re.finditer(pattern, tail, re.IGNORECASE))):
         span = _sentence_after(tail, m.end())
         if _NUMBERISH_RE.search(strip_separators(span)):
-            return Candidate(_last_of(span), "conclusion", bool(_HEDGE_RE.search(span)))
+            return Candidate(_last_of(span), "conclusion", bool(HEDGE_RE.search(span)))
     return None
 
 

@@ -27,8 +27,9 @@ NUMBER_RE = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
 
 _SEPARATOR_RES = [
     (re.compile(r"(?<=\d)\{,\}(?=\d)"), ""),  # LaTeX 1{,}234
+    (re.compile(r"(?<=\d),\\!\s*(?=\d{3}(?!\d))"), ""),  # LaTeX 10,\!080
     (re.compile(r"(?<=\d)\\[,;:! ](?=\d)"), ""),  # LaTeX thin spaces 1\,234
-    (re.compile(r"(?<=\d),(?=\d{3}(?!\d))"), ""),  # 1,234 (also 1,234,567)
+    (_PLAIN_COMMA_RE := re.compile(r"(?<=\d),(?=\d{3}(?!\d))"), ""),  # 1,234 (also 1,234,567)
     (re.compile(r"(?<=\d)[ \u00a0\u202f\u2009'](?=\d{3}(?!\d))"), ""),  # 1 234 / 1'234
 ]
 
@@ -39,10 +40,14 @@ def nfkc(text: str) -> str:
     return text.replace("\u2212", "-").replace("\u2013", "-").replace("\x00", "")
 
 
-def strip_separators(text: str) -> str:
-    """Remove thousands separators between digit groups (`,` `，` spaces `{,}` `\\,`)."""
+def strip_separators(text: str, commas: bool = True) -> str:
+    """Remove thousands separators between digit groups (`,` `，` spaces `{,}` `\\,`).
+
+    commas=False keeps plain commas (tuples and intervals such as `(2,12) \\cup (12,102)`).
+    """
     for pattern, repl in _SEPARATOR_RES:
-        text = pattern.sub(repl, text)
+        if commas or pattern is not _PLAIN_COMMA_RE:
+            text = pattern.sub(repl, text)
     return text
 
 
