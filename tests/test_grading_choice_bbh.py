@@ -69,3 +69,34 @@ def test_every_bbh_gold_is_in_its_subtask_format(shared_data):
         for g in golds[:50]:
             assert grade_bbh(f"So the answer is {g}.", g, name).correct, (name, g)
     assert set(SUBTASK_FORMATS) <= {p.stem for p in (shared_data / "bbh" / "bbh").glob("*.json")}
+
+
+def _cot_exemplars(shared_data) -> list[tuple[str, str, str, str]]:
+    """(lang, subtask, CoT response, answer) of the 3-shot exemplars of BBH and BBH-ja."""
+    import re
+
+    import yaml
+
+    out = []
+    for path in sorted((shared_data / "bbh_ja" / "cot-prompts").glob("*.yaml")):
+        out += [("ja", path.stem, ex["target"], str(ex["answer"])) for ex in yaml.safe_load(path.read_text())]
+    for path in sorted((shared_data / "bbh" / "cot-prompts").glob("*.txt")):
+        for block in re.split(r"\n\nQ: ", path.read_text())[1:]:
+            answer = block.split("\nA: ", 1)[1].strip()
+            out.append(("en", path.stem, answer, re.search(r"So the answer is (.*)\.$", answer).group(1)))
+    return out
+
+
+def test_bbh_cot_exemplars_are_graded_right_and_against_other_answers_wrong(shared_data):
+    """The official CoT exemplars (27 subtasks x 3, EN and JA; JA answers are given separately)."""
+    exemplars = _cot_exemplars(shared_data)
+    assert len(exemplars) == 162
+    wrong = [(lang, sub, ans) for lang, sub, resp, ans in exemplars if not grade_bbh(resp, ans, sub, lang).correct]
+    assert wrong == []
+    pairs = [
+        (lang, sub, resp, other)
+        for (lang, sub, resp, ans), (_, sub2, _, other) in zip(exemplars, exemplars[1:], strict=False)
+        if sub == sub2 and canonical(subtask_format(sub), ans) != canonical(subtask_format(sub), other)
+    ]
+    assert len(pairs) > 60
+    assert [p for p in pairs if grade_bbh(p[2], p[3], p[1], p[0]).correct] == []
