@@ -100,3 +100,28 @@ def test_bbh_cot_exemplars_are_graded_right_and_against_other_answers_wrong(shar
     ]
     assert len(pairs) > 60
     assert [p for p in pairs if grade_bbh(p[2], p[3], p[1], p[0]).correct] == []
+
+
+def test_sciq_option_texts(shared_data):
+    """All 1,000 SciQ test items: answering by the correct option's text (or letter + text) is right,
+    by a distractor's text wrong (items whose distractor repeats the answer are skipped)."""
+    import random
+
+    rows = json.loads((shared_data / "sciq" / "extracted" / "test.json").read_text())
+    rng = random.Random(0)
+    bad = []
+    for r in rows:
+        opts = [r["distractor1"], r["distractor2"], r["distractor3"], r["correct_answer"]]
+        if len({o.strip().lower() for o in opts}) < 4:
+            continue
+        rng.shuffle(opts)
+        gold = "ABCD"[opts.index(r["correct_answer"])]
+        for response, expected in [
+            (f"The answer is {r['correct_answer']}.", True),
+            (f"Answer: ({gold}) {r['correct_answer']}", True),
+            (f"Based on the passage, {r['correct_answer']} is correct.", True),
+            (f"The answer is {r['distractor1']}.", False),
+        ]:
+            if grade_choice(response, gold, opts).correct is not expected:
+                bad.append((response, opts))
+    assert bad == []
