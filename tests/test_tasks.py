@@ -189,3 +189,12 @@ def test_grade_response_credits_the_gold_answer(name):
         right, wrong = f"The answer is \\boxed{{{doc['gold']}}}.", "The answer is \\boxed{zzz}."
     assert tasks.grade_response(name, doc, right).correct
     assert not tasks.grade_response(name, doc, wrong).correct
+
+
+@pytest.mark.integration
+def test_lm_eval_metadata_data_dir_reaches_the_loader(tmp_path):
+    from lm_eval.tasks import TaskManager
+
+    tm = TaskManager(include_path=str(TASKS_DIR), include_defaults=False, metadata={"data_dir": str(tmp_path)})
+    with pytest.raises(UserError, match=r"benchmark file mgsm/mgsm_ja.tsv: .*does not exist"):
+        tm.load(["gsm8k_ja"])
