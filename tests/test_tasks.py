@@ -18,7 +18,7 @@ ISSUE_TASKS = [
     "demo_en", "demo_ja", "demo_dev_en", "demo_dev_ja",
 ]
 COUNTS = {
-    "aime24_en": 30, "aime24_ja": 30, "aime24_ja_plain": 30, "aime_dev_en": 59, "aime_dev_ja": 110, "gsm8k_en": 1319, "gsm8k_dev_en": 500,
+    "aime24_en": 30, "aime24_ja": 30, "aime24_ja_plain": 30, "aime_dev_en": 58, "aime_dev_ja": 110, "gsm8k_en": 1319, "gsm8k_dev_en": 500,
     "gsm8k_ja": 250, "mgsm_en": 250, "humaneval_en": 164, "humaneval_ja": 164, "sciq_en": 1000,
     "sciq_dev_en": 1000, "demo_en": 24, "demo_ja": 24, "demo_dev_en": 16, "demo_dev_ja": 16,
     "bbh_en": 5208, "bbh_dev_en": 1303, "bbh_ja": 5208, "bbh_zs_dev_ja": 1303,
@@ -76,6 +76,12 @@ def test_docs_of_every_task(name, shared_data):
         assert {d["fold"] for d in docs} == {-1}
     else:
         assert {d["fold"] for d in docs} == {0, 1, 2, 3, 4}
+
+
+@pytest.mark.parametrize("name", ["aime24_en", "aime24_ja", "aime_dev_en", "gsm8k_en", "gsm8k_dev_en", "gsm8k_ja",
+                                  "mgsm_en", "demo_ja"])
+def test_numeric_golds_are_plain_integers(name):
+    assert all(d["gold"].lstrip("-").isdigit() for d in tasks.load_docs(name)), name
 
 
 def test_prompts_render_in_the_task_language():
