@@ -204,3 +204,21 @@ def test_lm_eval_metadata_data_dir_reaches_the_loader(tmp_path):
     tm = TaskManager(include_path=str(TASKS_DIR), include_defaults=False, metadata={"data_dir": str(tmp_path)})
     with pytest.raises(UserError, match=r"benchmark file mgsm/mgsm_ja.tsv: .*does not exist"):
         tm.load(["gsm8k_ja"])
+
+
+@pytest.mark.parametrize(
+    "name", ["aime24_en", "aime24_ja", "aime_dev_en", "gsm8k_en", "gsm8k_dev_en", "gsm8k_ja", "mgsm_en",
+             "sciq_en", "sciq_dev_en", "bbh_en", "bbh_dev_en", "demo_en", "demo_dev_ja"],
+)
+def test_every_gold_is_credited_when_stated(name):
+    """Docs and graders agree: a response stating the gold answer is graded correct for every doc."""
+    pytest.importorskip("rv_eval.grading", reason="rv_eval.grading lands on main with the grading issue")
+    info = tasks.task_info(name)
+    for d in tasks.load_docs(name):
+        if info.kind == "bbh":
+            response = f"So the answer is {d['gold']}."
+        elif info.lang == "ja":
+            response = f"よって答えは \\boxed{{{d['gold']}}} です。"
+        else:
+            response = f"So the answer is \\boxed{{{d['gold']}}}."
+        assert tasks.grade_response(name, d, response).correct, (d["id"], d["gold"])
