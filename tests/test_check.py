@@ -135,7 +135,8 @@ def test_cli_stats_and_select_alpha(fake_store, tmp_path, capsys):
     assert len(saved["summary"]) == 6 and len(saved["paired"]) == 4
     assert main(["select-alpha", str(out), "--vector", "same", "--json", str(tmp_path / "a.json")]) == 0
     assert "test-only" in capsys.readouterr().out
-    assert json.loads((tmp_path / "a.json").read_text())["vector"] == "same"
+    alpha_json = json.loads((tmp_path / "a.json").read_text())
+    assert alpha_json["vector"] == "same" and alpha_json["choices"][0]["honest"]["mean"] is None
     assert main(["select-alpha", str(out), "--vector", "nope"]) == 2
     assert main(["stats", str(out), "--tasks", "gsm8k_en,nosuch"]) == 2
     assert "nosuch" in capsys.readouterr().err

@@ -9,6 +9,7 @@ from rv_eval import atomicio
 from rv_eval.errors import CheckFailed, UserError
 from rv_eval.stats import check, load_results
 from rv_eval.stats.loading import csv_list
+from rv_eval.stats.tables import jsonable
 
 EXAMPLES = """\
 examples:
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     )
     verdict.baseline_source = args.baseline_from or args.out
     verdict.candidate_source = args.out
-    text = json.dumps(verdict.to_dict(), indent=2, ensure_ascii=False)
+    text = json.dumps(jsonable(verdict.to_dict()), indent=2, ensure_ascii=False, allow_nan=False)
     if args.json:
         atomicio.write_text(args.json, text + "\n")
     if args.markdown:
