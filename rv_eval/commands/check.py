@@ -48,7 +48,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", metavar="FILE", help="write the JSON verdict here")
     p.add_argument("--markdown", metavar="FILE", help="write the markdown summary here")
-    p.add_argument("--print", choices=["markdown", "json"], default="markdown", dest="print_format")
+    p.add_argument(
+        "--print",
+        choices=["markdown", "json"],
+        default="markdown",
+        dest="print_format",
+        help="what to print on stdout (default: markdown)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap draws")
     p.set_defaults(func=run)
 
