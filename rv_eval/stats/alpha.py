@@ -17,7 +17,7 @@ import pandas as pd
 
 from rv_eval.errors import UserError
 from rv_eval.schema import check_samples_frame
-from rv_eval.stats.intervals import clustered_ci
+from rv_eval.stats.intervals import clustered_ci, proportion_ci
 from rv_eval.stats.questions import model_alphas, question_table
 
 TIE_TOL = 1e-12
@@ -216,7 +216,7 @@ def _honest_scores(d: _TaskData, chosen: float, fold_alphas: dict[int, float]) -
 def _macro_score(per_task: list[np.ndarray]) -> Score:
     """Mean over tasks of each task's mean; tasks are independent, so se adds in quadrature."""
     if len(per_task) == 1:
-        mean, se, lo, hi = clustered_ci(per_task[0], bounds=(0.0, 1.0))
+        mean, se, lo, hi = proportion_ci(per_task[0])
         return Score(float(mean), float(se), float(lo), float(hi))
     parts = [clustered_ci(v) for v in per_task]
     mean = float(np.mean([p[0] for p in parts]))

@@ -7,7 +7,7 @@ import pandas as pd
 from scipy.special import comb
 
 from rv_eval.schema import check_samples_frame
-from rv_eval.stats.intervals import clustered_ci
+from rv_eval.stats.intervals import proportion_ci
 from rv_eval.stats.questions import CELL, QUESTION, question_table
 
 ATTRS = ["vector", "alpha", "split", "serves", "lang"]
@@ -44,7 +44,8 @@ def summarize(df: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     """Per model x task: mean accuracy with question-clustered se and CI, and companions.
 
     mean: average over questions of each question's accuracy over all its seeds and samples.
-    se / ci_low / ci_high: question-clustered (t-interval, clipped to [0, 1]).
+    se: question-clustered; ci_low / ci_high: Wilson interval at the effective sample size
+    (see `proportion_ci`).
     seed_sd: sd across seeds of the per-seed accuracy (NaN with one seed), reported separately.
     k: responses per question (seeds x samples, the smallest over questions); pass_at_k and
     maj_at_k (majority vote over extracted answers; ties count as the expected share correct).
@@ -60,7 +61,7 @@ def summarize(df: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
 
 
 def _cell_row(cq: pd.DataFrame, level: float) -> dict[str, object]:
-    mean, se, lo, hi = clustered_ci(cq["mean"].to_numpy(), level, bounds=(0.0, 1.0))
+    mean, se, lo, hi = proportion_ci(cq["mean"].to_numpy(), level)
     k = int(cq["n"].min())
     return {
         "model": cq["model"].iat[0],
