@@ -10,15 +10,10 @@ from rv_eval.schema import check_samples_frame
 from rv_eval.stats.intervals import proportion_ci
 from rv_eval.stats.questions import CELL, QUESTION, question_table
 
-ATTRS = ["vector", "alpha", "split", "serves", "lang"]
+#: Output columns (docs/interfaces.md); task attributes (vector, α, split, lang) stay in the samples table.
 SUMMARY_COLUMNS = [
     "model",
-    "vector",
-    "alpha",
     "task",
-    "split",
-    "serves",
-    "lang",
     "mean",
     "se",
     "ci_low",
@@ -55,7 +50,7 @@ def summarize(df: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     q = question_table(df)
     rows = [_cell_row(cell_q, level) for _, cell_q in q.groupby(CELL, sort=True)]
     out = pd.DataFrame(rows).set_index(CELL)
-    out = out.join(_attrs(df)).join(_seed_sd(df)).join(_maj_at_k(df, q)).join(_lang_fidelity(df))
+    out = out.join(_seed_sd(df)).join(_maj_at_k(df, q)).join(_lang_fidelity(df))
     out = out.join(df.groupby(CELL, observed=True).size().rename("n_samples"))
     return out.reset_index()[SUMMARY_COLUMNS]
 
@@ -75,10 +70,6 @@ def _cell_row(cq: pd.DataFrame, level: float) -> dict[str, object]:
         "k": k,
         "pass_at_k": float(pass_at_k(cq["n"].to_numpy(), cq["c"].to_numpy(), k).mean()),
     }
-
-
-def _attrs(df: pd.DataFrame) -> pd.DataFrame:
-    return df.groupby(CELL, observed=True)[ATTRS].first()
 
 
 def _seed_sd(df: pd.DataFrame) -> pd.Series:
