@@ -106,6 +106,8 @@ def test_clip_keeps_head_and_tail():
     assert out.startswith("HEAD") and out.endswith("The answer is 42.")
     assert "characters omitted" in out and len(out) < 1100
     assert clip_text("short", 1000) == "short"
+    bare = clip_text(text, 1000, marker=False)
+    assert len(bare) == 1000 and bare.startswith("HEAD") and bare.endswith("The answer is 42.")
 
 
 def test_task_base_strips_language():

@@ -85,7 +85,7 @@ def build_report(samples_df: pd.DataFrame, run_meta: RunMeta | None, baseline: s
     chunks, tids, mids, vocab = _chunks(df, base, cap, opts, progress)
     grid = run_meta.grid if run_meta is not None else str(df["grid"].iloc[0])
     payload: dict[str, Any] = {
-        "baseline": base, "cap": cap, "vocab": vocab, "tchunks": tids, "mchunks": mids,
+        "baseline": base, "cap": cap, "head": assemble.clip_head(cap), "vocab": vocab, "tchunks": tids, "mchunks": mids,
         "tasks": tasks.to_dict("records"),
         "models": [{"model": m.model, "vector": None if pd.isna(m.vector) else m.vector,
                     "alpha": assemble._f(m.alpha), "role": m.role} for m in models.itertuples(index=False)],

@@ -391,9 +391,18 @@
         document.createTextNode(` · reason ${S.vocab.reason[mc.r[i]]} · `),
         el("span", { cls: "tag" + (lang !== S.tasks.find((t) => t.task === drill.task).lang ? " warn" : ""), text: lang }),
         document.createTextNode(` · ${mc.tok[i]} tokens` + (mc.len[i] > 0 ? ` · ${mc.len[i].toLocaleString()} characters (shortened)` : "")));
-      box.append(el("div", { cls: "sample " + (ok ? "ok" : "bad"), "data-sample": i }, head, el("pre", { cls: "text response", text: mc.resp[i] })));
+      box.append(el("div", { cls: "sample " + (ok ? "ok" : "bad"), "data-sample": i }, head, responseText(mc.resp[i], mc.len[i])));
     }
     tr.after(el("tr", { cls: "detail" }, box));
+  }
+
+  function responseText(text, fullLength) {
+    // A shortened response holds its head (S.head characters) and tail; show the gap between them.
+    const pre = el("pre", { cls: "text response" });
+    if (!fullLength) { pre.textContent = text; return pre; }
+    const gap = el("span", { cls: "gap", text: `\n[… ${(fullLength - text.length).toLocaleString()} characters left out of this report …]\n` });
+    pre.append(document.createTextNode(text.slice(0, S.head)), gap, document.createTextNode(text.slice(S.head)));
+    return pre;
   }
 
   // ---------- URL hash (#m=<model>&t=<task>&q=<doc_id>) ----------
