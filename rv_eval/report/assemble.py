@@ -94,7 +94,7 @@ def _cell(row: pd.Series, cmp: dict[str, Any] | None) -> dict[str, Any]:
     }
     if cmp is not None:
         cell.update(d=_f(cmp["diff"]), dlo=_f(cmp["ci_low"]), dhi=_f(cmp["ci_high"]),
-                    p=_f(cmp["p_adjusted"], 6), sig=bool(cmp["significant"]))
+                    p=_f(cmp["p_adjusted"], 6), sig=bool(cmp["significant"]), mde=_f(cmp.get("mde")))
     return cell
 
 
@@ -138,10 +138,15 @@ def leaderboard(tasks: pd.DataFrame, models: pd.DataFrame, summary: pd.DataFrame
 
 
 def sweeps(tasks: pd.DataFrame, models: pd.DataFrame, summary: pd.DataFrame,
-           choices: list[stats_calls.AlphaChoice], baseline: str | None) -> list[dict[str, Any]]:
-    """Per vector × benchmark: accuracy against α for each language and split, baseline, chosen α."""
+           choices: list[stats_calls.AlphaChoice], baseline: str | None,
+           notes: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Per vector × benchmark: accuracy against α for each language and split, baseline, chosen α.
+
+    `notes`: per vector, why no α could be chosen (shown under its charts).
+    """
     variants = models[models["role"] == "variant"]
     out = []
+    summary = summary[["model", "task", "mean", "ci_low", "ci_high"]]
     s = summary.merge(tasks, on="task").merge(models[["model", "vector", "alpha"]], on="model")
     for vector in variants["vector"].dropna().unique():
         sv = s[s["vector"] == vector]
@@ -168,8 +173,8 @@ def sweeps(tasks: pd.DataFrame, models: pd.DataFrame, summary: pd.DataFrame,
                     lang = test_tasks[test_tasks["task"] == ch.task]["lang"].iloc[0]
                     chosen[lang] = {k: (_f(v) if isinstance(v, float) else v)
                                     for k, v in asdict(ch).items() if k not in ("vector",)}
-            out.append({"vector": vector, "base": base, "series": series,
-                        "baseline": base_lines, "chosen": chosen})
+            out.append({"vector": vector, "base": base, "series": series, "baseline": base_lines,
+                        "chosen": chosen, "note": (notes or {}).get(str(vector))})
     return out
 
 

@@ -152,7 +152,10 @@
     if (col.kind === "task") {
       tip += `\n${c.nq} questions × ${c.ns} seeds, ${c.n} samples`;
       if (c.fid !== null && c.fid !== undefined) tip += `\nlanguage fidelity ${pct(c.fid)}%`;
-      if (c.d !== undefined && c.d !== null) tip += `\nvs baseline ${c.d > 0 ? "+" : ""}${pct(c.d)} pts [${pct(c.dlo)}, ${pct(c.dhi)}], p(Holm)=${c.p}`;
+      if (c.d !== undefined && c.d !== null) {
+        tip += `\nvs baseline ${c.d > 0 ? "+" : ""}${pct(c.d)} pts [${pct(c.dlo)}, ${pct(c.dhi)}], p(Holm)=${c.p}`;
+        if (c.mde !== null && c.mde !== undefined) tip += `\nminimum detectable effect ${pct(c.mde)} pts`;
+      }
       td.addEventListener("click", () => openDrill(row.model, col.task, null, true));
     }
     td.title = tip;
@@ -182,10 +185,15 @@
     for (const split of ["dev", "test"]) row.append(sweepPanel(sw, split, x0, x1, y0, y1));
     card.append(row);
     for (const [lang, ch] of Object.entries(sw.chosen)) {
-      const txt = ch.alpha === null ? `${lang.toUpperCase()}: no α chosen` :
-        `${lang.toUpperCase()}: α* = ${ch.alpha} (${ch.method}); test ${pct(ch.test_mean)}% [${pct(ch.test_ci_low)}, ${pct(ch.test_ci_high)}]`;
+      let txt = ch.alpha === null ? `${lang.toUpperCase()}: no α chosen` :
+        `${lang.toUpperCase()}: α* = ${ch.alpha} (${ch.method}): test ${pct(ch.test_mean)}% [${pct(ch.test_ci_low)}, ${pct(ch.test_ci_high)}]`;
+      if (ch.alpha !== null && ch.method !== "dev" && ch.honest_mean !== null)
+        txt += `; honest (cross-fitted) ${pct(ch.honest_mean)}% [${pct(ch.honest_ci_low)}, ${pct(ch.honest_ci_high)}]`;
+      if (ch.naive_alpha !== null && ch.naive_alpha !== ch.alpha)
+        txt += `; best on test would be α = ${ch.naive_alpha} at ${pct(ch.naive_mean)}%`;
       card.append(el("p", { cls: "chosen lang-" + lang, text: txt }));
     }
+    if (sw.note) card.append(el("p", { cls: "chosen", text: "No α chosen: " + sw.note }));
     return card;
   }
   function sweepPanel(sw, split, x0, x1, y0, y1) {
