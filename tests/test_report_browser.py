@@ -144,6 +144,9 @@ def test_hash_change_follows_link_and_textarea_is_text(opened):
     p.wait_for_selector("#dq tr.q.target[data-doc='aime24-0001']")
     assert TEXTAREA_RESPONSE in p.locator("#dq tr.detail pre.response").all_text_contents()
     assert p.locator("textarea").count() == 0
+    p.evaluate(f"location.hash = '#m={quote(HOSTILE_MODEL)}&t=aime24_en&q=no-such-question'")
+    p.wait_for_function("document.getElementById('dinfo').textContent.includes('no-such-question')")
+    assert p.locator("#dq tr.q.target").count() == 0
 
 
 def test_filters_narrow_questions(opened):

@@ -280,6 +280,7 @@
     if (q !== null) {
       const idx = drill.questions.findIndex((x) => x.doc === q);
       if (idx >= PAGE) state.shown = idx + 1;
+      if (idx < 0) drill.missing = q;
     }
     renderQuestions();
     if (q !== null || pushHash) document.getElementById("drill").scrollIntoView();
@@ -339,7 +340,8 @@
     document.getElementById("dinfo").textContent =
       `${drill.model} on ${drill.task} (${tinfo.lang.toUpperCase()}, ${tinfo.split}): ${nq} questions, ` +
       `${drill.mc.q.length} samples, mean accuracy ${pct(acc)}%. Showing ${Math.min(list.length, state.shown)} of ${list.length} matching questions` +
-      (drill.mc.len.some((n) => n > 0) ? `; responses longer than ${S.cap.toLocaleString()} characters are shortened in this report.` : ".");
+      (drill.mc.len.some((n) => n > 0) ? `; responses longer than ${S.cap.toLocaleString()} characters are shortened in this report.` : ".") +
+      (drill.missing ? ` Question ${drill.missing} (from the link) is not in this task.` : "");
     const head = el("tr", {}, ...["#", "question", "gold", "correct", "answers", "non-ok reasons", "language",
       S.baseline ? "baseline" : null, S.baseline ? "flip" : null].filter((x) => x !== null).map((h) => el("th", { text: h })));
     const tbody = el("tbody");
