@@ -118,3 +118,13 @@ def test_task_base_strips_language():
 def test_pack_roundtrip_is_deterministic():
     obj = {"a": ["</script>", "日本語", None, 1.5]}
     assert unpack(pack(obj)) == obj and pack(obj) == pack(obj)
+
+
+def test_without_baseline_or_metadata(run):
+    df, _ = run
+    blocks = _blocks(build_report(df, None))
+    summary = unpack(blocks["rv-summary"])
+    assert summary["baseline"] is None and summary["meta"] is None
+    assert all("d" not in c for r in summary["rows"] for c in r["cells"].values())
+    assert all(s["baseline"] == {} for s in summary["sweeps"])
+    assert unpack(blocks[summary["tchunks"]["gsm8k_ja"]])["base"] is None

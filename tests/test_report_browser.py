@@ -193,3 +193,16 @@ def test_shortened_response_shows_head_gap_and_tail(browser, tmp_path):
     assert text.endswith(full[-100:]) and f"{len(full) - 100:,} characters left out" in text
     assert "shortened" in p.locator("#dinfo").text_content()
     page.check_clean(path.as_uri())
+
+
+def test_page_without_baseline_or_metadata(browser, tmp_path):
+    df, _ = small_run()
+    path = tmp_path / "plain.html"
+    atomicio.write_text(path, build_report(df, None))
+    page = Page(browser, path.as_uri())
+    p = page.page
+    assert p.locator("#lb tbody tr").count() == df["model"].nunique()
+    assert p.locator("#lb span.up, #lb span.down").count() == 0
+    assert "flip" not in p.locator("#dq thead").text_content()
+    assert "No run metadata" in p.locator("#metabody").text_content()
+    page.check_clean(path.as_uri())
