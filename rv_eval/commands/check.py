@@ -9,6 +9,7 @@ from rv_eval import atomicio
 from rv_eval.errors import CheckFailed, UserError
 from rv_eval.stats import check, load_results
 from rv_eval.stats.loading import csv_list
+from rv_eval.stats.tables import jsonable
 
 EXAMPLES = """\
 examples:
@@ -47,7 +48,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", metavar="FILE", help="write the JSON verdict here")
     p.add_argument("--markdown", metavar="FILE", help="write the markdown summary here")
-    p.add_argument("--print", choices=["markdown", "json"], default="markdown", dest="print_format")
+    p.add_argument(
+        "--print",
+        choices=["markdown", "json"],
+        default="markdown",
+        dest="print_format",
+        help="what to print on stdout (default: markdown)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap draws")
     p.set_defaults(func=run)
 
@@ -70,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     )
     verdict.baseline_source = args.baseline_from or args.out
     verdict.candidate_source = args.out
-    text = json.dumps(verdict.to_dict(), indent=2, ensure_ascii=False)
+    text = json.dumps(jsonable(verdict.to_dict()), indent=2, ensure_ascii=False, allow_nan=False)
     if args.json:
         atomicio.write_text(args.json, text + "\n")
     if args.markdown:

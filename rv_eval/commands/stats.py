@@ -7,7 +7,7 @@ import argparse
 from rv_eval import atomicio
 from rv_eval.stats import load_results, paired_compare, summarize
 from rv_eval.stats.loading import csv_list, filter_tasks
-from rv_eval.stats.tables import format_paired, format_summary
+from rv_eval.stats.tables import format_paired, format_summary, jsonable
 
 EXAMPLES = """\
 examples:
@@ -46,11 +46,11 @@ def run(args: argparse.Namespace) -> int:
     df = filter_tasks(df, args.tasks)
     summary = summarize(df)
     print(format_summary(summary))
-    result = {"summary": summary.to_dict(orient="records")}
+    result = {"summary": jsonable(summary)}
     if args.baseline:
         paired = paired_compare(df, args.baseline, correction=args.correction, seed=args.seed)
         print(format_paired(paired))
-        result["paired"] = paired.to_dict(orient="records")
+        result["paired"] = jsonable(paired)
     if args.json:
-        atomicio.write_json(args.json, result, default=str)
+        atomicio.write_json(args.json, result, allow_nan=False)
     return 0
