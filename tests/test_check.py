@@ -67,6 +67,13 @@ def test_tasks_filter_and_errors():
         check(partial, "target", "same@1")
 
 
+def test_refuses_to_gate_on_a_subset_of_questions():
+    df = _results()
+    unfinished = df[~((df["model"] == "same@1") & (df["task"] == "mgsm_ja") & (df["doc_id"] > "q00200"))]
+    with pytest.raises(UserError, match="task mgsm_ja: baseline answered 300 questions, candidate 201"):
+        check(unfinished, "target", "same@1")
+
+
 def test_two_result_folders_pair_by_question_and_refuse_changed_data():
     release = _results(seed=2)
     build = _results(seed=3)  # same questions, fresh draws
