@@ -86,14 +86,16 @@ class TaskCatalog:
 
 
 def _task_meta(name: str) -> dict[str, str]:
+    """lang, split and serves of a task (`rv_eval.tasks.task_info`; inferred from the name for own tasks)."""
     try:
         from rv_eval.tasks import task_info
-    except ImportError:
+
+        info = task_info(name)
+        return {"lang": info.lang, "split": info.split, "serves": info.serves}
+    except (ImportError, UserError):
         lang = "ja" if name.endswith("_ja") else "en"
         split = "dev" if "_dev" in name else "test"
-        return {"lang": lang, "split": split, "serves": name}
-    info = task_info(name)
-    return {"lang": info.lang, "split": info.split, "serves": info.serves}
+        return {"lang": lang, "split": split, "serves": name.replace("_dev", "") if split == "dev" else name}
 
 
 def default_grader() -> Grader:
@@ -265,8 +267,8 @@ def merge_spec(v: VectorSpec, alphas: list[float | None], out: Path) -> Any:
     """The `rv_eval.merge.MergeSpec` of a grid vector for the given α list."""
     from rv_eval.merge import MergeSpec
 
-    return MergeSpec(pre=Path(v.pre), post=Path(v.post), target=Path(v.target),
-                     alphas=[float(a) for a in alphas if a is not None], out=out, **v.merge)
+    return MergeSpec(pre=v.pre, post=v.post, target=v.target, name=v.name,
+                     alphas=tuple(float(a) for a in alphas if a is not None), out=out, **v.merge)
 
 
 def _release(lm: Any) -> None:

@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 
 from rv_eval import atomicio
-from rv_eval.report import build_report
+from rv_eval.report import ReportOptions, build_report
 from tests.report_fixtures import (
     HOSTILE_DOC,
     HOSTILE_MODEL,
@@ -144,6 +144,9 @@ def test_hash_change_follows_link_and_textarea_is_text(opened):
     p.wait_for_selector("#dq tr.q.target[data-doc='aime24-0001']")
     assert TEXTAREA_RESPONSE in p.locator("#dq tr.detail pre.response").all_text_contents()
     assert p.locator("textarea").count() == 0
+    p.evaluate(f"location.hash = '#m={quote(HOSTILE_MODEL)}&t=aime24_en&q=no-such-question'")
+    p.wait_for_function("document.getElementById('dinfo').textContent.includes('no-such-question')")
+    assert p.locator("#dq tr.q.target").count() == 0
 
 
 def test_filters_narrow_questions(opened):
@@ -175,3 +178,31 @@ def test_screenshot_for_review(opened, tmp_path):
     shot = Path(os.environ.get("RV_REPORT_SCREENSHOT", tmp_path / "report.png"))
     p.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
+
+
+def test_shortened_response_shows_head_gap_and_tail(browser, tmp_path):
+    df, meta = small_run()
+    path = tmp_path / "short.html"
+    atomicio.write_text(path, build_report(df, meta, options=ReportOptions(max_response_chars=100, min_response_chars=100)))
+    page = Page(browser, path.as_uri() + f"#m={quote(HOSTILE_MODEL)}&t=aime24_ja&q=aime24-0002")
+    p = page.page
+    pre = p.locator("#dq tr.detail pre.response").first
+    full = df[(df.model == HOSTILE_MODEL) & (df.task == "aime24_ja") & (df.doc_id == "aime24-0002")]["response"].iloc[0]
+    assert len(full) > 100
+    text = pre.text_content()
+    assert text.endswith(full[-100:]) and f"{len(full) - 100:,} characters left out" in text
+    assert "shortened" in p.locator("#dinfo").text_content()
+    page.check_clean(path.as_uri())
+
+
+def test_page_without_baseline_or_metadata(browser, tmp_path):
+    df, _ = small_run()
+    path = tmp_path / "plain.html"
+    atomicio.write_text(path, build_report(df, None))
+    page = Page(browser, path.as_uri())
+    p = page.page
+    assert p.locator("#lb tbody tr").count() == df["model"].nunique()
+    assert p.locator("#lb span.up, #lb span.down").count() == 0
+    assert "flip" not in p.locator("#dq thead").text_content()
+    assert "No run metadata" in p.locator("#metabody").text_content()
+    page.check_clean(path.as_uri())

@@ -152,7 +152,10 @@
     if (col.kind === "task") {
       tip += `\n${c.nq} questions × ${c.ns} seeds, ${c.n} samples`;
       if (c.fid !== null && c.fid !== undefined) tip += `\nlanguage fidelity ${pct(c.fid)}%`;
-      if (c.d !== undefined && c.d !== null) tip += `\nvs baseline ${c.d > 0 ? "+" : ""}${pct(c.d)} pts [${pct(c.dlo)}, ${pct(c.dhi)}], p(Holm)=${c.p}`;
+      if (c.d !== undefined && c.d !== null) {
+        tip += `\nvs baseline ${c.d > 0 ? "+" : ""}${pct(c.d)} pts [${pct(c.dlo)}, ${pct(c.dhi)}], p(Holm)=${c.p}`;
+        if (c.mde !== null && c.mde !== undefined) tip += `\nminimum detectable effect ${pct(c.mde)} pts`;
+      }
       td.addEventListener("click", () => openDrill(row.model, col.task, null, true));
     }
     td.title = tip;
@@ -182,10 +185,15 @@
     for (const split of ["dev", "test"]) row.append(sweepPanel(sw, split, x0, x1, y0, y1));
     card.append(row);
     for (const [lang, ch] of Object.entries(sw.chosen)) {
-      const txt = ch.alpha === null ? `${lang.toUpperCase()}: no α chosen` :
-        `${lang.toUpperCase()}: α* = ${ch.alpha} (${ch.method}); test ${pct(ch.test_mean)}% [${pct(ch.test_ci_low)}, ${pct(ch.test_ci_high)}]`;
+      let txt = ch.alpha === null ? `${lang.toUpperCase()}: no α chosen` :
+        `${lang.toUpperCase()}: α* = ${ch.alpha} (${ch.method}): test ${pct(ch.test_mean)}% [${pct(ch.test_ci_low)}, ${pct(ch.test_ci_high)}]`;
+      if (ch.alpha !== null && ch.method !== "dev" && ch.honest_mean !== null)
+        txt += `; honest (cross-fitted) ${pct(ch.honest_mean)}% [${pct(ch.honest_ci_low)}, ${pct(ch.honest_ci_high)}]`;
+      if (ch.naive_alpha !== null && ch.naive_alpha !== ch.alpha)
+        txt += `; best on test would be α = ${ch.naive_alpha} at ${pct(ch.naive_mean)}%`;
       card.append(el("p", { cls: "chosen lang-" + lang, text: txt }));
     }
+    if (sw.note) card.append(el("p", { cls: "chosen", text: "No α chosen: " + sw.note }));
     return card;
   }
   function sweepPanel(sw, split, x0, x1, y0, y1) {
@@ -272,6 +280,7 @@
     if (q !== null) {
       const idx = drill.questions.findIndex((x) => x.doc === q);
       if (idx >= PAGE) state.shown = idx + 1;
+      if (idx < 0) drill.missing = q;
     }
     renderQuestions();
     if (q !== null || pushHash) document.getElementById("drill").scrollIntoView();
@@ -331,7 +340,8 @@
     document.getElementById("dinfo").textContent =
       `${drill.model} on ${drill.task} (${tinfo.lang.toUpperCase()}, ${tinfo.split}): ${nq} questions, ` +
       `${drill.mc.q.length} samples, mean accuracy ${pct(acc)}%. Showing ${Math.min(list.length, state.shown)} of ${list.length} matching questions` +
-      (drill.mc.len.some((n) => n > 0) ? `; responses longer than ${S.cap.toLocaleString()} characters are shortened in this report.` : ".");
+      (drill.mc.len.some((n) => n > 0) ? `; responses longer than ${S.cap.toLocaleString()} characters are shortened in this report.` : ".") +
+      (drill.missing ? ` Question ${drill.missing} (from the link) is not in this task.` : "");
     const head = el("tr", {}, ...["#", "question", "gold", "correct", "answers", "non-ok reasons", "language",
       S.baseline ? "baseline" : null, S.baseline ? "flip" : null].filter((x) => x !== null).map((h) => el("th", { text: h })));
     const tbody = el("tbody");
@@ -391,9 +401,18 @@
         document.createTextNode(` · reason ${S.vocab.reason[mc.r[i]]} · `),
         el("span", { cls: "tag" + (lang !== S.tasks.find((t) => t.task === drill.task).lang ? " warn" : ""), text: lang }),
         document.createTextNode(` · ${mc.tok[i]} tokens` + (mc.len[i] > 0 ? ` · ${mc.len[i].toLocaleString()} characters (shortened)` : "")));
-      box.append(el("div", { cls: "sample " + (ok ? "ok" : "bad"), "data-sample": i }, head, el("pre", { cls: "text response", text: mc.resp[i] })));
+      box.append(el("div", { cls: "sample " + (ok ? "ok" : "bad"), "data-sample": i }, head, responseText(mc.resp[i], mc.len[i])));
     }
     tr.after(el("tr", { cls: "detail" }, box));
+  }
+
+  function responseText(text, fullLength) {
+    // A shortened response holds its head (S.head characters) and tail; show the gap between them.
+    const pre = el("pre", { cls: "text response" });
+    if (!fullLength) { pre.textContent = text; return pre; }
+    const gap = el("span", { cls: "gap", text: `\n[… ${(fullLength - text.length).toLocaleString()} characters left out of this report …]\n` });
+    pre.append(document.createTextNode(text.slice(0, S.head)), gap, document.createTextNode(text.slice(S.head)));
+    return pre;
   }
 
   // ---------- URL hash (#m=<model>&t=<task>&q=<doc_id>) ----------
