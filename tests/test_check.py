@@ -67,6 +67,13 @@ def test_tasks_filter_and_errors():
         check(partial, "target", "same@1")
 
 
+def test_refuses_to_gate_on_a_subset_of_questions():
+    df = _results()
+    unfinished = df[~((df["model"] == "same@1") & (df["task"] == "mgsm_ja") & (df["doc_id"] > "q00200"))]
+    with pytest.raises(UserError, match="task mgsm_ja: baseline answered 300 questions, candidate 201"):
+        check(unfinished, "target", "same@1")
+
+
 def test_two_result_folders_pair_by_question_and_refuse_changed_data():
     release = _results(seed=2)
     build = _results(seed=3)  # same questions, fresh draws
@@ -164,3 +171,17 @@ def test_exit_code_of_the_real_process(write_store, tmp_path):
     argv = [sys.executable, "-m", "rv_eval", "check", str(out), "--baseline", "target", "--margin", "0.1"]
     bad = subprocess.run([*argv, "--candidate", "worse@1"], cwd=root, capture_output=True, text=True)
     assert bad.returncode == 1 and "| gsm8k_en |" in bad.stdout and "regresses" in bad.stderr
+
+
+def test_cli_pools_tasks(write_store, tmp_path, capsys):
+    df = _results(drop=0.25, n_q=40, tasks=("bbh_en_navigate", "bbh_en_snarks"))
+    out = write_store(tmp_path / "run", df)
+    assert main(["stats", str(out), "--pool", "bbh_en_all=bbh_en_*", "--baseline", "target"]) == 0
+    text = capsys.readouterr().out
+    assert "| target | bbh_en_all |" in text and "| worse@1 | bbh_en_all |" in text
+    argv = ["check", str(out), "--baseline", "target", "--candidate", "worse@1", "--margin", "0.1"]
+    assert main([*argv, "--pool", "bbh_en_all=bbh_en_*", "--tasks", "bbh_en_all"]) == 1
+    assert "| bbh_en_all | 80 |" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        main([*argv, "--pool", "no-equals-sign"])
+    assert e.value.code == 2

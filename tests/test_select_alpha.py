@@ -124,3 +124,13 @@ def test_cross_fitting_removes_the_optimism_of_best_on_test():
     se = np.std(np.array(honest) - truth, ddof=1) / np.sqrt(reps)
     assert gap_naive > 0.03
     assert abs(gap_honest) < 3 * se + 0.005
+
+
+def test_alpha_on_fewer_questions_does_not_compete(caplog):
+    df = _table(test={0.0: _acc(5), 0.5: _acc(6), 1.0: _acc(9)}, dev={0.0: _acc(4), 0.5: _acc(5)})
+    partial = _variant(
+        [1, 1, 1], 1.0, "gsm8k_en_dev", split="dev", serves="gsm8k_en"
+    )  # 3 of 10 dev questions
+    c = select_alpha(pd.concat([df, partial], ignore_index=True), "v").choices[0]
+    assert c.alpha == 0.5 and set(c.selection_scores) == {0.0, 0.5} and c.n_questions == 10
+    assert "cover fewer questions" in caplog.text

@@ -9,6 +9,7 @@ naive best-on-test score, the gap is the optimism of picking α on the test set.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import asdict, dataclass, field
 
@@ -19,6 +20,8 @@ from rv_eval.errors import UserError
 from rv_eval.schema import check_samples_frame
 from rv_eval.stats.intervals import clustered_ci, proportion_ci
 from rv_eval.stats.questions import model_alphas, question_table
+
+log = logging.getLogger(__name__)
 
 TIE_TOL = 1e-12
 
@@ -163,19 +166,40 @@ def _task_data(rows: pd.DataFrame, tasks: list[str]) -> dict[str, _TaskData]:
     for t in tasks:
         test = q[q["task"] == t]
         dev = q[(q["split"] == "dev") & (q["serves"] == t)]
-        wide_dev = _wide(dev.assign(doc_id=dev["task"] + "/" + dev["doc_id"])) if len(dev) else None
-        out[t] = _TaskData(_wide(test), test.groupby("doc_id")["fold"].first(), wide_dev)
+        wide_dev = (
+            _wide(dev.assign(doc_id=dev["task"] + "/" + dev["doc_id"]), f"dev pool of {t}")
+            if len(dev)
+            else None
+        )
+        out[t] = _TaskData(_wide(test, t), test.groupby("doc_id")["fold"].first(), wide_dev)
     return out
 
 
-def _wide(q: pd.DataFrame) -> pd.DataFrame:
-    return q.pivot_table(index="doc_id", columns="alpha", values="mean", aggfunc="mean").dropna()
+def _wide(q: pd.DataFrame, what: str) -> pd.DataFrame:
+    """Per-question accuracy, one column per α on the task's full question set.
+
+    An α evaluated on fewer questions than the others (an unfinished or limited cell) does not
+    compete (logged); questions any remaining α lacks are left out.
+    """
+    wide = q.pivot_table(index="doc_id", columns="alpha", values="mean", aggfunc="mean")
+    counts = wide.notna().sum()
+    partial = counts[counts < counts.max()]
+    if len(partial):
+        log.warning(
+            "%s: α %s cover fewer questions than the others; not considered",
+            what,
+            [format(a, "g") for a in partial.index],
+        )
+    return wide.loc[:, counts == counts.max()].dropna()
 
 
 def _grid(data: dict[str, _TaskData]) -> list[float]:
     sets = [set(d.test.columns) for d in data.values()]
     sets += [set(d.dev.columns) for d in data.values() if d.dev is not None]
     grid = sorted(set.intersection(*sets))
+    dropped = sorted(set.union(*sets) - set(grid))
+    if dropped:
+        log.warning("%s: α %s not evaluated on every task / dev pool; not considered", sorted(data), dropped)
     if not grid:
         raise UserError(f"tasks {sorted(data)} share no α. Fix: evaluate the same α grid on every task.")
     return grid
