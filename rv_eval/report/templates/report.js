@@ -189,6 +189,7 @@
         `${lang.toUpperCase()}: α* = ${ch.alpha} (${ch.method}): test ${pct(ch.test_mean)}% [${pct(ch.test_ci_low)}, ${pct(ch.test_ci_high)}]`;
       if (ch.alpha !== null && ch.method !== "dev" && ch.honest_mean !== null)
         txt += `; honest (cross-fitted) ${pct(ch.honest_mean)}% [${pct(ch.honest_ci_low)}, ${pct(ch.honest_ci_high)}]`;
+      if (ch.method === "test-only") txt += " (no held-out data: chosen on the test set itself, so optimistic)";
       if (ch.naive_alpha !== null && ch.naive_alpha !== ch.alpha)
         txt += `; best on test would be α = ${ch.naive_alpha} at ${pct(ch.naive_mean)}%`;
       card.append(el("p", { cls: "chosen lang-" + lang, text: txt }));
@@ -209,7 +210,11 @@
       g.append(svg("text", { x: L - 4, y: sy(v) + 3, "text-anchor": "end", text: (100 * v).toFixed(0) }));
     }
     const ticks = [...new Set(sw.series.flatMap((s) => s.pts.map((p) => p[0])))].sort((a, b) => a - b);
-    for (const a of ticks) g.append(svg("text", { x: sx(a), y: H - B + 13, "text-anchor": "middle", text: a }));
+    const every = Math.ceil(ticks.length / 6);
+    ticks.forEach((a, i) => {
+      if (i % every === 0 || i === ticks.length - 1 && (ticks.length - 1) % every >= every / 2)
+        g.append(svg("text", { x: sx(a), y: H - B + 13, "text-anchor": "middle", text: a }));
+    });
     g.append(svg("text", { x: (L + W - R) / 2, y: H - 3, "text-anchor": "middle", text: "α" }));
     for (const [lang, b] of Object.entries(sw.baseline)) {
       if (!lang.endsWith("/" + split)) continue;
@@ -244,9 +249,9 @@
     }
     const langs = [...new Set(sw.series.filter((s) => s.split === split).map((s) => s.lang))];
     if (!langs.length) g.append(svg("text", { x: (L + W - R) / 2, y: (T + H - B) / 2, "text-anchor": "middle", text: "no " + split + " data" }));
-    let lx = L + 6;
+    let lx = W - R - 34 * langs.length;
     for (const l of langs) {
-      g.append(svg("text", { x: lx, y: T + 12, fill: LANG_COLOR[l] || "#555", text: "— " + l.toUpperCase() }));
+      g.append(svg("text", { x: lx, y: 11, fill: LANG_COLOR[l] || "#555", "font-weight": "600", text: "— " + l.toUpperCase() }));
       lx += 34;
     }
     return g;
