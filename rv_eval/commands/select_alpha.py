@@ -1,0 +1,48 @@
+"""`rv-eval select-alpha OUT --vector NAME`: choose α on held-out data, report its honest score."""
+
+from __future__ import annotations
+
+import argparse
+
+from rv_eval import atomicio
+from rv_eval.stats import load_results, select_alpha
+from rv_eval.stats.loading import csv_list
+from rv_eval.stats.tables import format_selection, jsonable
+
+EXAMPLES = """\
+examples:
+  rv-eval select-alpha runs/grid --vector s1vec
+  rv-eval select-alpha runs/grid --vector s1vec --macro --tasks aime24_ja,mgsm_ja
+  rv-eval select-alpha runs/grid --vector s1vec --json runs/grid/alpha.json
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `select-alpha` sub-command."""
+    p = subparsers.add_parser(
+        "select-alpha",
+        help="choose α on dev pools / cross-fitted folds; show the optimism of best-on-test",
+        description=(
+            "Choose the vector's α per test task (or one α for the macro-average over --tasks) on\n"
+            "the task's dev pool; ties go to the smaller |α|. Tasks without a dev pool are\n"
+            "cross-fitted over the split manifest's folds (choose on k-1 folds, score the held-out\n"
+            "fold). The honest estimate is shown next to the naive best-on-test score."
+        ),
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("out", metavar="OUT", help="results folder written by `rv-eval run`")
+    p.add_argument("--vector", required=True, help="vector name (the grid's α-variants of it)")
+    p.add_argument("--tasks", type=csv_list, help="comma-separated test task names (default: all)")
+    p.add_argument("--macro", action="store_true", help="one α for the macro-average over the tasks")
+    p.add_argument("--json", metavar="FILE", help="also write the selection as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the selection table; optionally write it as JSON."""
+    selection = select_alpha(load_results(args.out), args.vector, tasks=args.tasks, macro=args.macro)
+    print(format_selection(selection))
+    if args.json:
+        atomicio.write_json(args.json, jsonable(selection.to_dict()), allow_nan=False)
+    return 0

@@ -1,0 +1,127 @@
+"""grade_bbh: BIG-Bench Hard answers, whose format depends on the subtask.
+
+Formats (from the BBH / BBH-ja gold files): multiple choice "(A)", True/False, Yes/No (any case),
+valid/invalid, integers, Dyck closing sequences and sorted word lists. Japanese responses may
+answer in Japanese words (はい/いいえ, 真/偽, 妥当/妥当でない, kanji numerals), which map onto the
+same canonical values as the golds.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+
+from rv_eval.grading.answer_span import answer_spans, prepare
+from rv_eval.grading.choice import pick_letters
+from rv_eval.grading.numbers import KANJI_NUMBER_RE, kanji_to_int, nfkc, strip_separators
+from rv_eval.schema import Grade
+
+SUBTASK_FORMATS: dict[str, str] = {
+    "boolean_expressions": "bool",
+    "causal_judgement": "yesno",
+    "navigate": "yesno",
+    "web_of_lies": "yesno",
+    "sports_understanding": "yesno",
+    "formal_fallacies": "validity",
+    "multistep_arithmetic_two": "number",
+    "object_counting": "number",
+    "dyck_languages": "dyck",
+    "word_sorting": "words",
+}
+_WORDS = {
+    "bool": [
+        (r"\btrue\b|真|正しい", "True"),
+        (r"\bfalse\b|偽|誤り|正しくない", "False"),
+    ],
+    "yesno": [
+        (r"\byes\b|はい", "yes"),
+        (r"\bno\b|いいえ", "no"),
+    ],
+    "validity": [
+        (r"\binvalid\b|妥当でない|妥当ではない|非妥当|不妥当|無効", "invalid"),
+        (r"\bvalid\b|妥当|有効", "valid"),
+    ],
+}
+_BRACKETS = set("()[]{}<>")
+
+
+def subtask_format(subtask: str) -> str:
+    """The answer format of a BBH subtask name (with or without a `bbh_`/`_ja` decoration)."""
+    name = re.sub(r"^(?:bbh_(?:ja_)?|bbh-ja_)|(?:_ja|_en)$", "", subtask)
+    return SUBTASK_FORMATS.get(name, "choice")
+
+
+def grade_bbh(response: str, gold: str, subtask: str, lang: str = "en") -> Grade:
+    """Grade a BBH response for `subtask` against its gold target string."""
+    fmt = subtask_format(subtask)
+    text, unclosed = prepare(response)
+    if unclosed:
+        return Grade(False, None, "unclosed_think")
+    gold_norm = canonical(fmt, gold)
+    if gold_norm is None:  # a gold outside the subtask's format (e.g. option text in ruin_names)
+        fmt, gold_norm = "text", _text_norm(gold)
+    for span in answer_spans(text):
+        values = extract(fmt, span)
+        if len(values) > 1:
+            return Grade(False, " | ".join(sorted(values)), "hedged")
+        if values:
+            value = values.pop()
+            ok = value == gold_norm
+            return Grade(ok, value, "ok" if ok else "mismatch")
+    return Grade(False, None, "no_answer")
+
+
+def canonical(fmt: str, value: str) -> str | None:
+    """The canonical form of a gold (or extracted) value in format `fmt`; None if not of it."""
+    found = extract(fmt, str(value))
+    return found.pop() if len(found) == 1 else None
+
+
+def extract(fmt: str, span: str) -> set[str]:
+    """Canonical answers named in `span` for format `fmt` (several means hedged)."""
+    span = nfkc(span).strip(" *「」『』\"'`")
+    if fmt == "choice":
+        return {f"({x})" for x in pick_letters(span, [], string.ascii_uppercase)}
+    if fmt in _WORDS:
+        return _first_word(fmt, span)
+    if fmt == "number":
+        return _number(span)
+    if fmt == "dyck":
+        seq = " ".join(ch for ch in span if ch in _BRACKETS)
+        return {seq} if seq else set()
+    if fmt == "words":
+        words = re.findall(r"[a-z0-9&'\-]+", span.lower())
+        return {" ".join(words)} if words else set()
+    norm = _text_norm(span)
+    return {norm} if norm else set()
+
+
+def _first_word(fmt: str, span: str) -> set[str]:
+    hits = []
+    for pattern, canon in _WORDS[fmt]:
+        m = re.search(pattern, span, re.IGNORECASE)
+        if m:
+            hits.append((m.start(), canon))
+    if not hits:
+        return set()
+    hits.sort()
+    if len(hits) > 1 and re.search(r"\bor\b|または|か", span[hits[0][0] : hits[1][0] + 1], re.IGNORECASE):
+        return {c for _, c in hits}
+    return {hits[0][1]}
+
+
+def _number(span: str) -> set[str]:
+    span = strip_separators(span)
+    m = re.search(rf"-?\d+(?:\.\d+)?|{KANJI_NUMBER_RE.pattern}", span)
+    if not m:
+        return set()
+    token = m.group(0)
+    if not token.lstrip("-").replace(".", "").isdigit():
+        n = kanji_to_int(token)
+        return {str(n)} if n is not None else set()
+    value = float(token)
+    return {str(int(value)) if value == int(value) else str(value)}
+
+
+def _text_norm(s: str) -> str:
+    return re.sub(r"[^\w&]+", " ", nfkc(s).lower()).strip()

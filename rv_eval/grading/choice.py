@@ -1,0 +1,91 @@
+"""grade_choice: multiple-choice answers (SciQ style), by letter or by option text."""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Sequence
+
+from rv_eval.grading.answer_span import answer_spans, prepare
+from rv_eval.grading.numbers import nfkc
+from rv_eval.schema import Grade
+
+_LETTER_AT_START_RE = re.compile(r"^[(\[（]?\s*([A-Z])\s*(?:[)\]）.:：,、]|$|\s*$|\s+(?=[(（]|or\b|または|もしくは)|(?=[\u3040-\u30ff]))")
+_LETTER_ANY_RE = re.compile(r"[(（]([A-Z])[)）]|\b([A-Z])\b(?=[)）.:]|\s*$)")
+_OR_RE = re.compile(r"\bor\b|または|もしくは|あるいは|か、|\band\b|と", re.IGNORECASE)
+
+
+def grade_choice(response: str, gold: str, options: Sequence[str], lang: str = "en") -> Grade:
+    """Grade a multiple-choice response; `gold` is a letter ("B", "(B)") or the option's text.
+
+    The answer may be given as a letter or by the option's text. Two different options in the
+    final answer span is `hedged`; nothing recognisable is `no_answer`.
+    """
+    letters = string.ascii_uppercase[: max(len(options), 1)]
+    gold_letter = _gold_letter(gold, options, letters)
+    text, unclosed = prepare(response)
+    if unclosed:
+        return Grade(False, None, "unclosed_think")
+    for span in answer_spans(text):
+        picked = pick_letters(span, options, letters)
+        if len(picked) > 1:
+            return Grade(False, "/".join(sorted(picked)), "hedged")
+        if picked:
+            letter = picked.pop()
+            ok = letter == gold_letter
+            return Grade(ok, letter, "ok" if ok else "mismatch")
+    return Grade(False, None, "no_answer")
+
+
+def _gold_letter(gold: str, options: Sequence[str], letters: str) -> str | None:
+    g = nfkc(str(gold)).strip().strip("()（） ").strip()
+    if len(g) == 1 and g.upper() in letters:
+        return g.upper()
+    for letter, opt in zip(letters, options, strict=False):
+        if _norm(opt) == _norm(g):
+            return letter
+    return None
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"[\s.。、,!?「」\"'*]+", " ", nfkc(s).lower()).strip()
+
+
+def pick_letters(span: str, options: Sequence[str], letters: str) -> set[str]:
+    """The option letters a final-answer span names (empty if none; several if hedged)."""
+    span = span.strip(" *「」『』\"'`")
+    m = _LETTER_AT_START_RE.match(span)
+    if m and m.group(1) in letters:
+        found = {m.group(1)}
+        rest = span[m.end() :]
+        if _OR_RE.search(rest[:20]):
+            found |= {x for x in _letters_in(rest[:40]) if x in letters}
+        return found
+    by_text = _options_in(span, options, letters)
+    if by_text:
+        return by_text
+    return {x for x in _letters_in(span) if x in letters}
+
+
+def _letters_in(s: str) -> set[str]:
+    return {a or b for a, b in _LETTER_ANY_RE.findall(s)}
+
+
+def _options_in(span: str, options: Sequence[str], letters: str) -> set[str]:
+    norm_span = f" {_norm(span)} "
+    hits = {
+        letter: len(_norm(opt))
+        for letter, opt in zip(letters, options, strict=False)
+        if _norm(opt) and _contains(norm_span, _norm(opt))
+    }
+    if len(hits) > 1:  # "carbon dioxide" also contains "carbon": keep the longest, non-overlapping
+        longest = max(hits, key=hits.get)
+        rest = {k for k in hits if _norm(options[letters.index(k)]) not in _norm(options[letters.index(longest)])}
+        return rest | {longest}
+    return set(hits)
+
+
+def _contains(norm_span: str, norm_opt: str) -> bool:
+    if norm_opt.isascii():
+        return f" {norm_opt} " in norm_span
+    return norm_opt.replace(" ", "") in norm_span.replace(" ", "")

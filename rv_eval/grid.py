@@ -1,0 +1,417 @@
+"""Grid files: YAML → validated dataclasses → cells (model × task × seed).
+
+A grid file names the models (local folders, hub ids, or a reasoning vector with an α list that
+expands into one model per α), the tasks, the seeds, the sampling settings, the backend and its
+options, the baseline and the output folder. Every problem is reported as a `UserError` naming the
+file and the key. Relative paths are resolved against the grid file's folder.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rv_eval.errors import UserError
+
+BACKEND_NAMES = ("hf", "vllm")
+_TOP_KEYS = {"name", "out", "models", "tasks", "seeds", "sampling", "backend", "baseline", "task_paths"}
+_SAMPLING_KEYS = {"temperature", "top_p", "max_gen_toks", "samples"}
+_BACKEND_COMMON = {"name", "chat_template", "in_place", "system_instruction"}
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Sampling settings shared by every cell (temperature 0 means greedy)."""
+
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_gen_toks: int = 256
+    samples: int = 1  # samples per question (k)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict (stored in run.json and in cell fingerprints)."""
+        return {"temperature": self.temperature, "top_p": self.top_p,
+                "max_gen_toks": self.max_gen_toks, "samples": self.samples}
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """Which engine generates, and its options (passed on to the backend unchanged)."""
+
+    name: str = "hf"
+    options: dict[str, Any] = field(default_factory=dict)  # dtype, batch_size, tensor_parallel_size, ...
+    chat_template: bool = True
+    in_place: bool = True  # α sweep in the live engine; False = materialize each variant
+    system_instruction: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict (stored in run.json)."""
+        return {"name": self.name, "options": dict(self.options), "chat_template": self.chat_template,
+                "in_place": self.in_place, "system_instruction": self.system_instruction}
+
+
+@dataclass(frozen=True)
+class VectorSpec:
+    """A reasoning vector v = post − pre applied to `target` at each α in `alphas`."""
+
+    name: str
+    pre: str
+    post: str
+    target: str
+    alphas: tuple[float, ...]
+    merge: dict[str, Any] = field(default_factory=dict)  # extra options for rv_eval.merge (dtype, ...)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of the grid: a local folder, a hub id, or one α-variant of a vector."""
+
+    name: str
+    path: str | None = None  # local folder or hub id; None for α-variants
+    vector: str | None = None
+    alpha: float | None = None
+
+    @property
+    def is_variant(self) -> bool:
+        """True for an α-variant of a vector."""
+        return self.vector is not None
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A task name (from tasks/) and an optional per-task question limit."""
+
+    name: str
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of work and of storage: a model × task × seed."""
+
+    model: str
+    task: str
+    seed: int
+
+    @property
+    def key(self) -> str:
+        """File-system-safe, unique name of the cell (its parquet file stem)."""
+        return f"{_safe(self.model)}--{_safe(self.task)}--s{self.seed}"
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A validated grid file."""
+
+    name: str
+    source: Path | None
+    text: str
+    out: Path
+    models: tuple[ModelSpec, ...]
+    vectors: tuple[VectorSpec, ...]
+    tasks: tuple[TaskSpec, ...]
+    seeds: tuple[int, ...]
+    sampling: Sampling
+    backend: BackendSpec
+    baseline: str | None
+    task_paths: tuple[Path, ...] = ()
+
+    def model(self, name: str) -> ModelSpec:
+        """The model called `name`."""
+        return next(m for m in self.models if m.name == name)
+
+    def vector(self, name: str) -> VectorSpec:
+        """The vector called `name`."""
+        return next(v for v in self.vectors if v.name == name)
+
+    def cells(self) -> list[Cell]:
+        """Every cell, in grid order (models, then tasks, then seeds)."""
+        return [Cell(m.name, t.name, s) for m in self.models for t in self.tasks for s in self.seeds]
+
+
+def _safe(s: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._@+-]", "_", s)
+
+
+def alpha_name(vector: str, alpha: float) -> str:
+    """Model name of an α-variant: "<vector>@<alpha>" (α written with format "g")."""
+    return f"{vector}@{format(alpha, 'g')}"
+
+
+class _Ctx:
+    """Where we are in the file, for error messages."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str, what: str, fix: str) -> UserError:
+        return UserError(f"{self.source}: {key}: {what}. Fix: {fix}")
+
+
+def load_grid(path: str | Path, out: str | Path | None = None) -> Grid:
+    """Read and validate a grid file. `out` overrides the file's `out` key."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"grid file {path} not found. Fix: pass the path of an existing grid YAML.") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"grid file {path} cannot be read ({e}). Fix: pass a UTF-8 YAML file.") from None
+    return parse_grid(text, source=path, out=out)
+
+
+def parse_grid(text: str, source: Path | None = None, out: str | Path | None = None) -> Grid:
+    """Validate grid YAML `text`; relative paths resolve against `source`'s folder (else the cwd)."""
+    ctx = _Ctx(str(source) if source else "<grid>")
+    base = source.resolve().parent if source else Path.cwd()
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise UserError(f"{ctx.source}: not valid YAML ({str(e).splitlines()[0]}). Fix: correct the syntax.") from None
+    if not isinstance(raw, dict):
+        raise ctx.fail("<top level>", "expected a mapping of keys", "write `models:`, `tasks:`, `seeds:` ... keys")
+    unknown = sorted(set(raw) - _TOP_KEYS)
+    if unknown:
+        raise ctx.fail(unknown[0], "unknown key", f"use only {sorted(_TOP_KEYS)}")
+    for key in ("models", "tasks"):
+        if not raw.get(key):
+            raise ctx.fail(key, "missing or empty", f"add a `{key}:` list")
+    name = _str(ctx, "name", raw.get("name") or (source.stem if source else "grid"))
+    vectors, models = _parse_models(ctx, raw["models"], base)
+    tasks = _parse_tasks(ctx, raw["tasks"], check_names=not raw.get("task_paths"))
+    seeds = _parse_seeds(ctx, raw.get("seeds", [0]))
+    baseline = raw.get("baseline")
+    if baseline is not None and baseline not in {m.name for m in models}:
+        raise ctx.fail("baseline", f"{baseline!r} is not a model of the grid",
+                       f"use one of {[m.name for m in models]}")
+    if out is not None:
+        out_path = Path(out)
+    elif raw.get("out"):
+        out_path = _resolve(base, _str(ctx, "out", raw["out"]))
+    else:
+        out_path = Path("runs") / _safe(name)
+    task_paths = tuple(_resolve(base, _str(ctx, "task_paths[]", p)) for p in raw.get("task_paths") or [])
+    return Grid(
+        name=name, source=source, text=text, out=out_path,
+        models=tuple(models), vectors=tuple(vectors), tasks=tuple(tasks), seeds=tuple(seeds),
+        sampling=_parse_sampling(ctx, raw.get("sampling") or {}),
+        backend=_parse_backend(ctx, raw.get("backend", "hf")),
+        baseline=baseline, task_paths=task_paths,
+    )
+
+
+def _resolve(base: Path, p: str) -> Path:
+    q = Path(p).expanduser()
+    return q if q.is_absolute() else (base / q)
+
+
+def _str(ctx: _Ctx, key: str, v: Any) -> str:
+    if not isinstance(v, str) or not v.strip():
+        raise ctx.fail(key, f"expected a non-empty string, got {v!r}", "write a name or path")
+    return v.strip()
+
+
+def _model_path(ctx: _Ctx, key: str, v: Any, base: Path) -> str:
+    """A local folder (must exist) or a hub id ("org/name")."""
+    s = _str(ctx, key, v)
+    local = _resolve(base, s)
+    if local.exists():
+        if not local.is_dir():
+            raise ctx.fail(key, f"{local} is a file, not a model folder", "point to the folder holding config.json")
+        return str(local.resolve())
+    if _HUB_ID.match(s) and not s.startswith((".", "/", "~")):
+        return s
+    raise ctx.fail(key, f"model folder {local} does not exist", "fix the path (relative paths are relative to the grid file)")
+
+
+def _parse_models(ctx: _Ctx, items: Any, base: Path) -> tuple[list[VectorSpec], list[ModelSpec]]:
+    if not isinstance(items, list):
+        raise ctx.fail("models", "expected a list", "write `models:` followed by `- name: ... path: ...` items")
+    vectors: list[VectorSpec] = []
+    models: list[ModelSpec] = []
+    for i, item in enumerate(items):
+        key = f"models[{i}]"
+        if not isinstance(item, dict):
+            raise ctx.fail(key, f"expected a mapping, got {item!r}", "write `- name: NAME` and `path: PATH` (or `vector:`)")
+        if "vector" in item:
+            vec = _parse_vector(ctx, f"{key}.vector", item["vector"], base, item)
+            vectors.append(vec)
+            models += [ModelSpec(alpha_name(vec.name, a), vector=vec.name, alpha=a) for a in vec.alphas]
+            continue
+        extra = sorted(set(item) - {"name", "path"})
+        if extra:
+            raise ctx.fail(f"{key}.{extra[0]}", "unknown key", "a model has `name` and `path` (or is a `vector:` entry)")
+        if "path" not in item:
+            raise ctx.fail(f"{key}.path", "missing", "give the model folder or hub id")
+        path = _model_path(ctx, f"{key}.path", item["path"], base)
+        name = _str(ctx, f"{key}.name", item.get("name") or Path(path).name)
+        models.append(ModelSpec(name, path=path))
+    seen: set[str] = set()
+    for m in models:
+        if m.name in seen:
+            raise ctx.fail("models", f"model name {m.name!r} appears twice", "give every model a distinct `name`")
+        seen.add(m.name)
+    return vectors, models
+
+
+def _parse_vector(ctx: _Ctx, key: str, v: Any, base: Path, item: dict) -> VectorSpec:
+    if not isinstance(v, dict):
+        raise ctx.fail(key, "expected a mapping with pre, post, target, alphas", "see examples/tiny_cpu.yaml")
+    allowed = {"name", "pre", "post", "target", "alphas", "merge"}
+    extra = sorted(set(v) - allowed)
+    if extra:
+        raise ctx.fail(f"{key}.{extra[0]}", "unknown key", f"use only {sorted(allowed)}")
+    for k in ("pre", "post", "target", "alphas"):
+        if k not in v:
+            raise ctx.fail(f"{key}.{k}", "missing", f"add `{k}:`")
+    alphas = v["alphas"]
+    if not isinstance(alphas, list) or not alphas:
+        raise ctx.fail(f"{key}.alphas", f"expected a non-empty list of numbers, got {alphas!r}", "write e.g. `alphas: [0, 0.5, 1]`")
+    vals: list[float] = []
+    for a in alphas:
+        if isinstance(a, bool) or not isinstance(a, int | float) or not math.isfinite(a):
+            raise ctx.fail(f"{key}.alphas", f"{a!r} is not a finite number", "write numbers such as 0.5")
+        if float(a) in vals:
+            raise ctx.fail(f"{key}.alphas", f"α {a} appears twice", "list each α once")
+        vals.append(float(a))
+    merge = v.get("merge") or {}
+    if not isinstance(merge, dict):
+        raise ctx.fail(f"{key}.merge", "expected a mapping of merge options", "e.g. `merge: {dtype: bfloat16}`")
+    name = _str(ctx, f"{key}.name", v.get("name") or item.get("name") or "vector")
+    if "@" in name:
+        raise ctx.fail(f"{key}.name", f"{name!r} contains '@'", "name the vector without '@'")
+    return VectorSpec(
+        name=name,
+        pre=_model_path(ctx, f"{key}.pre", v["pre"], base),
+        post=_model_path(ctx, f"{key}.post", v["post"], base),
+        target=_model_path(ctx, f"{key}.target", v["target"], base),
+        alphas=tuple(vals), merge=dict(merge),
+    )
+
+
+def _parse_tasks(ctx: _Ctx, items: Any, check_names: bool = True) -> list[TaskSpec]:
+    if not isinstance(items, list):
+        raise ctx.fail("tasks", "expected a list", "write `tasks: [gsm8k_test_en, ...]`")
+    out: list[TaskSpec] = []
+    for i, item in enumerate(items):
+        key = f"tasks[{i}]"
+        if isinstance(item, str):
+            out.append(TaskSpec(_str(ctx, key, item)))
+            continue
+        if not isinstance(item, dict) or "name" not in item:
+            raise ctx.fail(key, f"expected a task name or {{name, limit}}, got {item!r}", "write `- demo_en` or `- {name: demo_en, limit: 5}`")
+        extra = sorted(set(item) - {"name", "limit"})
+        if extra:
+            raise ctx.fail(f"{key}.{extra[0]}", "unknown key", "a task has `name` and optional `limit`")
+        limit = item.get("limit")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise ctx.fail(f"{key}.limit", f"expected a positive integer, got {limit!r}", "write e.g. `limit: 10` or drop the key")
+        out.append(TaskSpec(_str(ctx, f"{key}.name", item["name"]), limit))
+    names = [t.name for t in out]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup:
+        raise ctx.fail("tasks", f"task {dup!r} listed twice", "list each task once")
+    if check_names:
+        _check_task_names(ctx, names)
+    return out
+
+
+def _check_task_names(ctx: _Ctx, names: list[str]) -> None:
+    """Check names against rv_eval.tasks when that module is available."""
+    try:
+        from rv_eval.tasks import list_tasks
+    except ImportError:
+        return
+    known = set(list_tasks())
+    for i, n in enumerate(names):
+        if known and n not in known:
+            near = difflib.get_close_matches(n, sorted(known), n=5)
+            hint = f"did you mean {near}? " if near else ""
+            raise ctx.fail(f"tasks[{i}]", f"unknown task {n!r}", f"{hint}see `rv-eval tasks` for the {len(known)} known tasks, "
+                           "or list a folder of your own task YAMLs under `task_paths:`")
+
+
+def _parse_seeds(ctx: _Ctx, seeds: Any) -> list[int]:
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        seeds = [seeds]
+    if not isinstance(seeds, list) or not seeds:
+        raise ctx.fail("seeds", f"expected a non-empty list of integers, got {seeds!r}", "write e.g. `seeds: [0, 1, 2]`")
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
+            raise ctx.fail("seeds", f"{s!r} is not a non-negative integer", "write e.g. `seeds: [0, 1, 2]`")
+    if len(set(seeds)) != len(seeds):
+        raise ctx.fail("seeds", "a seed appears twice", "list each seed once")
+    return list(seeds)
+
+
+def _parse_sampling(ctx: _Ctx, raw: Any) -> Sampling:
+    if not isinstance(raw, dict):
+        raise ctx.fail("sampling", "expected a mapping", "write `sampling: {temperature: 0.6, top_p: 0.95, max_gen_toks: 512, samples: 4}`")
+    extra = sorted(set(raw) - _SAMPLING_KEYS)
+    if extra:
+        raise ctx.fail(f"sampling.{extra[0]}", "unknown key", f"use only {sorted(_SAMPLING_KEYS)}")
+    d = Sampling()
+    temp = _number(ctx, "sampling.temperature", raw.get("temperature", d.temperature), 0.0, None)
+    top_p = _number(ctx, "sampling.top_p", raw.get("top_p", d.top_p), 0.0, 1.0)
+    if top_p == 0.0:
+        raise ctx.fail("sampling.top_p", "must be > 0", "use a value in (0, 1]")
+    max_gen = raw.get("max_gen_toks", d.max_gen_toks)
+    samples = raw.get("samples", d.samples)
+    for key, v in (("sampling.max_gen_toks", max_gen), ("sampling.samples", samples)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ctx.fail(key, f"expected a positive integer, got {v!r}", "write e.g. 4")
+    if temp == 0.0 and samples > 1:
+        raise ctx.fail("sampling.samples", f"{samples} samples per question with temperature 0 would all be identical",
+                       "set temperature > 0 or samples: 1")
+    return Sampling(float(temp), float(top_p), int(max_gen), int(samples))
+
+
+def _number(ctx: _Ctx, key: str, v: Any, lo: float, hi: float | None) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < lo or (hi is not None and v > hi):
+        rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
+        raise ctx.fail(key, f"expected a number {rng}, got {v!r}", f"use a number {rng}")
+    return float(v)
+
+
+def _parse_backend(ctx: _Ctx, raw: Any) -> BackendSpec:
+    if isinstance(raw, str):
+        raw = {"name": raw}
+    if not isinstance(raw, dict):
+        raise ctx.fail("backend", f"expected `hf`, `vllm` or a mapping, got {raw!r}", "write `backend: {name: vllm, dtype: bfloat16}`")
+    name = raw.get("name", "hf")
+    if name not in BACKEND_NAMES:
+        raise ctx.fail("backend.name", f"unknown backend {name!r}", f"use one of {list(BACKEND_NAMES)}")
+    for key in ("chat_template", "in_place"):
+        if key in raw and not isinstance(raw[key], bool):
+            raise ctx.fail(f"backend.{key}", f"expected true or false, got {raw[key]!r}", "write true or false")
+    sysi = raw.get("system_instruction")
+    if sysi is not None and not isinstance(sysi, str):
+        raise ctx.fail("backend.system_instruction", "expected a string", "write a string or drop the key")
+    options = {k: v for k, v in raw.items() if k not in _BACKEND_COMMON}
+    return BackendSpec(name=name, options=options, chat_template=raw.get("chat_template", True),
+                       in_place=raw.get("in_place", True), system_instruction=sysi)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """Parse `--shard i/n` (0-based i, 0 ≤ i < n)."""
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text or "")
+    if not m or int(m.group(2)) < 1 or int(m.group(1)) >= int(m.group(2)):
+        raise UserError(f"--shard {text!r}: expected i/n with 0 <= i < n (e.g. 0/4). "
+                        "Fix: pass e.g. --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT.")
+    return int(m.group(1)), int(m.group(2))
+
+
+def shard_cells(cells: list[Cell], shard: tuple[int, int] | None) -> list[Cell]:
+    """Shard i of n: a contiguous block of the grid-ordered cells (keeps a model's cells together)."""
+    if shard is None:
+        return list(cells)
+    i, n = shard
+    lo, hi = (len(cells) * i) // n, (len(cells) * (i + 1)) // n
+    return list(cells[lo:hi])

@@ -1,0 +1,156 @@
+"""Re-grade stored samples without regenerating, and import lm-eval `--log_samples` files.
+
+Grading goes through the same path as the runner (`rv_eval.tasks.grade_response`), using the
+question stored with every sample. Imported lm-eval logs become ordinary cells of the store
+(model × task × seed), fingerprinted by the file's content so a re-import replaces them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from rv_eval import fingerprint
+from rv_eval.errors import UserError
+from rv_eval.grid import Cell
+from rv_eval.runner import Grader, _task_meta, default_grader, response_language, versions
+from rv_eval.schema import RunMeta, samples_frame
+from rv_eval.store import Store
+
+log = logging.getLogger(__name__)
+
+_SAMPLES_FILE = re.compile(r"^samples_(?P<task>.+)_(?P<date>\d{4}-\d{2}-\d{2}T[\d\-.:]+)\.jsonl$")
+
+
+@dataclass
+class RegradeSummary:
+    """Cells and samples re-graded, and how many verdicts changed."""
+
+    cells: int = 0
+    samples: int = 0
+    changed: int = 0
+
+
+def regrade(out: str | Path, grader: Grader | None = None, progress: bool = True) -> RegradeSummary:
+    """Re-grade every stored cell of `out` in place (atomic per cell); fingerprints stay the same."""
+    store = Store(out)
+    grade = grader or default_grader()
+    summary = RegradeSummary()
+    records = store.records()
+    for rec in tqdm(records, desc="regrade", unit="cell", disable=not progress):
+        df = store.read_cell(rec.key)
+        if "doc_json" not in df.columns:
+            log.warning("%s has no stored questions; skipped", rec.key)
+            continue
+        before = df["correct"].astype(bool).tolist()
+        _grade_frame(df, rec.task, grade)
+        summary.changed += sum(a != b for a, b in zip(before, df["correct"].tolist(), strict=True))
+        store.write_cell(rec.key, store.cell_meta(rec.key) or {}, df)
+        summary.cells += 1
+        summary.samples += len(df)
+    return summary
+
+
+def _grade_frame(df: pd.DataFrame, task: str, grade: Grader) -> None:
+    extracted, correct, reason, lang = [], [], [], []
+    for doc_json, response in zip(df["doc_json"], df["response"], strict=True):
+        g = grade(task, json.loads(doc_json), str(response))
+        extracted.append(g.extracted)
+        correct.append(bool(g.correct))
+        reason.append(g.reason)
+        lang.append(response_language(str(response)))
+    df["extracted"] = pd.array(extracted, dtype="string")
+    df["correct"] = correct
+    df["reason"] = pd.array(reason, dtype="string")
+    df["response_lang"] = pd.array(lang, dtype="string")
+
+
+def parse_samples_name(path: Path) -> str:
+    """The task name in an lm-eval samples file name (samples_<task>_<date>.jsonl)."""
+    m = _SAMPLES_FILE.match(path.name)
+    if not m:
+        raise UserError(f"{path}: not an lm-eval samples file name (samples_<task>_<date>.jsonl). "
+                        "Fix: pass the files lm-eval wrote with --log_samples, or give --task.")
+    return m.group("task")
+
+
+def import_samples(out: str | Path, files: list[Path], model: str | None = None, seed: int = 0,
+                   task: str | None = None, grader: Grader | None = None) -> list[str]:
+    """Import lm-eval `--log_samples` JSONL files into the store of `out`; return the new cell keys."""
+    store = Store(out)
+    grade = grader or default_grader()
+    keys = []
+    for path in files:
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(f"{path} not found. Fix: pass existing samples_*.jsonl files.")
+        task_name = task or parse_samples_name(path)
+        model_name = model or path.parent.name
+        cell = Cell(model_name, task_name, seed)
+        rows = _import_rows(path, cell, grade)
+        df = samples_frame(rows)
+        df["doc_json"] = [r["_doc_json"] for r in rows]
+        fp = "import:" + hashlib.sha256(path.read_bytes()).hexdigest()
+        store.write_cell(cell.key, {"model": model_name, "task": task_name, "seed": seed, "fingerprint": fp}, df)
+        _add_to_run(store, cell, fp)
+        keys.append(cell.key)
+        log.info("imported %s as %s (%d samples)", path, cell.key, len(df))
+    return keys
+
+
+def _import_rows(path: Path, cell: Cell, grade: Grader) -> list[dict[str, Any]]:
+    meta = _task_meta(cell.task)
+    rows: list[dict[str, Any]] = []
+    seen: set[Any] = set()
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            doc, resps = rec["doc"], rec["resps"][0]
+            prompt = rec["arguments"]["gen_args_0"]["arg_0"]
+        except (json.JSONDecodeError, KeyError, IndexError, TypeError) as e:
+            raise UserError(f"{path}:{n}: not an lm-eval generate_until sample ({e!r}). "
+                            "Fix: pass samples files of generation tasks written with --log_samples.") from None
+        if rec["doc_id"] in seen:  # one line per filter; the raw responses are the same
+            continue
+        seen.add(rec["doc_id"])
+        doc_json = json.dumps(doc, ensure_ascii=False, default=str, sort_keys=True)
+        for s, response in enumerate(resps if isinstance(resps, list) else [resps]):
+            g = grade(cell.task, doc, str(response))
+            rows.append({
+                "grid": "imported", "model": cell.model, "vector": None, "alpha": None, "task": cell.task,
+                "split": meta["split"], "serves": meta["serves"], "lang": meta["lang"], "seed": cell.seed,
+                "doc_id": str(doc.get("id", rec["doc_id"])), "doc_hash": fingerprint.doc_hash(doc),
+                "fold": int(doc.get("fold", -1)), "sample_idx": s, "prompt": prompt, "response": str(response),
+                "gold": str(doc.get("gold", rec.get("target", ""))), "extracted": g.extracted,
+                "correct": bool(g.correct), "reason": g.reason, "response_lang": response_language(str(response)),
+                "n_prompt_tokens": 0, "n_gen_tokens": 0, "gen_seconds": 0.0, "_doc_json": doc_json,
+            })
+    return rows
+
+
+def _add_to_run(store: Store, cell: Cell, fp: str) -> None:
+    """List an imported cell in run.json (creating a minimal run.json if the folder is new)."""
+    try:
+        meta = store.read_run_meta()
+    except UserError:
+        meta = RunMeta(grid="imported", grid_file_text="", seeds=[], sampling={}, backend={}, baseline=None,
+                       models=[], versions=versions(), extra={"cells": [], "tasks": []})
+    cells = [c for c in meta.extra.get("cells", []) if c[0] != cell.key] + [[cell.key, fp]]
+    meta.extra["cells"] = cells
+    if cell.task not in meta.extra.setdefault("tasks", []):
+        meta.extra["tasks"].append(cell.task)
+    if cell.model not in {m["name"] for m in meta.models}:
+        meta.models.append({"name": cell.model, "path": None, "vector": None, "alpha": None, "imported": True})
+    if cell.seed not in meta.seeds:
+        meta.seeds.append(cell.seed)
+    store.write_run_meta(meta)

@@ -1,0 +1,49 @@
+"""Reading a results folder for the statistics commands."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from rv_eval.errors import UserError
+from rv_eval.schema import check_samples_frame
+
+
+def load_results(out_dir: str | os.PathLike) -> pd.DataFrame:
+    """The samples table of a results folder (via `rv_eval.store.load_samples`), checked for columns."""
+    path = Path(out_dir)
+    if not path.is_dir():
+        raise UserError(f"results folder {path} does not exist. Fix: pass the OUT folder of `rv-eval run`.")
+    from rv_eval.store import load_samples  # the runner's store; imported late to keep `stats` light
+
+    df = check_samples_frame(load_samples(path))
+    if df.empty:
+        raise UserError(f"results folder {path} holds no samples. Fix: run `rv-eval run` into it first.")
+    return df
+
+
+def csv_list(text: str) -> list[str]:
+    """Split a comma-separated command-line value ("a,b") into names."""
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def filter_tasks(df: pd.DataFrame, tasks: list[str] | None) -> pd.DataFrame:
+    """Keep only `tasks` (all if None); raise UserError naming tasks the table does not hold."""
+    if not tasks:
+        return df
+    available = sorted(df["task"].unique())
+    missing = sorted(set(tasks) - set(available))
+    if missing:
+        raise UserError(f"no samples for tasks {missing}. Fix: choose from {available}.")
+    return df[df["task"].isin(tasks)]
+
+
+def parse_pool(spec: str) -> tuple[str, str]:
+    """Parse a command-line pool "NAME=PATTERN" (e.g. "bbh_en_all=bbh_en_*")."""
+    name, sep, pattern = spec.partition("=")
+    if not sep or not name.strip() or not pattern.strip():
+        raise argparse.ArgumentTypeError(f"{spec!r} is not NAME=PATTERN (e.g. 'bbh_en_all=bbh_en_*')")
+    return name.strip(), pattern.strip()

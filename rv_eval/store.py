@@ -1,0 +1,222 @@
+"""The results store: one folder per run.
+
+    OUT/run.json                 schema.RunMeta; extra["cells"] = [[cell key, fingerprint], ...] in grid order
+    OUT/cells/<cell-key>.parquet every sample of one model × task × seed (written atomically)
+    OUT/index.sqlite             one row per stored cell (key, model, task, seed, fingerprint, counts)
+
+The parquet files are the truth (each carries its fingerprint in its metadata); the SQLite index is
+a queryable cache of them, rebuilt from the files whenever it disagrees. A cell file whose
+fingerprint differs from the one the current grid expects is stale: it is never loaded, and the
+runner re-runs that cell.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from rv_eval import atomicio
+from rv_eval.errors import UserError
+from rv_eval.schema import SAMPLE_COLUMNS, SAMPLE_DTYPES, RunMeta, check_samples_frame
+
+log = logging.getLogger(__name__)
+
+RUN_JSON = "run.json"
+CELLS_DIR = "cells"
+INDEX_DB = "index.sqlite"
+META_KEY = b"rv_eval.cell"
+#: Columns kept in cell files beyond SAMPLE_COLUMNS (needed to regrade without regenerating).
+EXTRA_COLUMNS = ["doc_json"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS cells (
+    key TEXT PRIMARY KEY, model TEXT, task TEXT, seed INTEGER, fingerprint TEXT,
+    n_rows INTEGER, n_correct INTEGER, file_size INTEGER, file_mtime_ns INTEGER
+)
+"""
+
+
+@dataclass(frozen=True)
+class CellRecord:
+    """What the index knows about one stored cell."""
+
+    key: str
+    model: str
+    task: str
+    seed: int
+    fingerprint: str
+    n_rows: int
+    n_correct: int
+    file_size: int
+    file_mtime_ns: int
+
+
+class Store:
+    """A results folder: run metadata, cell files, index."""
+
+    def __init__(self, out: str | Path) -> None:
+        self.out = Path(out)
+        self.cells_dir = self.out / CELLS_DIR
+
+    # ---------------------------------------------------------------- run.json
+    def write_run_meta(self, meta: RunMeta) -> None:
+        """Write OUT/run.json atomically."""
+        atomicio.write_json(self.out / RUN_JSON, asdict(meta))
+
+    def read_run_meta(self) -> RunMeta:
+        """Read OUT/run.json."""
+        path = self.out / RUN_JSON
+        if not path.is_file():
+            raise UserError(f"{path} not found: {self.out} is not a results folder. "
+                            "Fix: pass the `out` folder of an `rv-eval run` (or run one first).")
+        try:
+            return RunMeta(**json.loads(path.read_text(encoding="utf-8")))
+        except (json.JSONDecodeError, TypeError) as e:
+            raise UserError(f"{path} is corrupt ({e}). Fix: re-run the grid into this folder.") from None
+
+    def expected(self) -> dict[str, str]:
+        """{cell key: fingerprint} the current grid expects (from run.json), in grid order."""
+        cells = self.read_run_meta().extra.get("cells", [])
+        try:
+            return {str(k): str(fp) for k, fp in (cells.items() if isinstance(cells, dict) else cells)}
+        except (TypeError, ValueError):
+            raise UserError(f"{self.out / RUN_JSON}: `extra.cells` is malformed. Fix: re-run the grid into this folder.") from None
+
+    # ---------------------------------------------------------------- cells
+    def cell_path(self, key: str) -> Path:
+        """OUT/cells/<key>.parquet."""
+        return self.cells_dir / f"{key}.parquet"
+
+    def write_cell(self, key: str, meta: dict[str, Any], df: pd.DataFrame) -> Path:
+        """Persist one finished cell atomically, then record it in the index.
+
+        `meta` must hold model, task, seed and fingerprint; `df` holds SAMPLE_COLUMNS (+ EXTRA_COLUMNS).
+        """
+        cols = SAMPLE_COLUMNS + [c for c in EXTRA_COLUMNS if c in df.columns]
+        table = pa.Table.from_pandas(df[cols].astype(SAMPLE_DTYPES), preserve_index=False)
+        md = dict(table.schema.metadata or {})
+        md[META_KEY] = json.dumps(meta, sort_keys=True).encode()
+        table = table.replace_schema_metadata(md)
+        path = self.cell_path(key)
+        with atomicio.atomic_path(path) as tmp:
+            pq.write_table(table, tmp)
+        self._index_put(key, meta, path, n_rows=len(df), n_correct=int(df["correct"].sum()))
+        return path
+
+    def read_cell(self, key: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """All stored rows of one cell (SAMPLE_COLUMNS + EXTRA_COLUMNS)."""
+        return pq.read_table(self.cell_path(key), columns=columns).to_pandas()
+
+    def cell_meta(self, key: str) -> dict[str, Any] | None:
+        """The metadata stored in a cell file's footer, or None if the file is absent or unreadable."""
+        path = self.cell_path(key)
+        try:
+            md = pq.read_schema(path).metadata or {}
+            return json.loads(md[META_KEY])
+        except (FileNotFoundError, KeyError, pa.ArrowInvalid, OSError, json.JSONDecodeError):
+            return None
+
+    def stored_fingerprints(self) -> dict[str, str]:
+        """{cell key: fingerprint} of every cell file present (index, reconciled with the files)."""
+        return {r.key: r.fingerprint for r in self.records()}
+
+    # ---------------------------------------------------------------- index
+    @contextlib.contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        self.out.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(self.out / INDEX_DB, timeout=60)
+        try:
+            con.execute(_SCHEMA)
+            with con:
+                yield con
+        finally:
+            con.close()
+
+    def _index_put(self, key: str, meta: dict[str, Any], path: Path, n_rows: int, n_correct: int) -> None:
+        st = path.stat()
+        with self._db() as con:
+            con.execute(
+                "INSERT OR REPLACE INTO cells VALUES (?,?,?,?,?,?,?,?,?)",
+                (key, meta["model"], meta["task"], int(meta["seed"]), meta["fingerprint"],
+                 n_rows, n_correct, st.st_size, st.st_mtime_ns),
+            )
+
+    def records(self) -> list[CellRecord]:
+        """Index rows for every cell file present; files the index lacks or has outdated are re-read."""
+        with self._db() as con:
+            rows = {r[0]: CellRecord(*r) for r in con.execute("SELECT * FROM cells")}
+        files = {p.stem: p for p in self.cells_dir.glob("*.parquet")} if self.cells_dir.is_dir() else {}
+        stale_rows = [k for k in rows if k not in files]
+        for key, path in files.items():
+            st = path.stat()
+            rec = rows.get(key)
+            if rec and rec.file_size == st.st_size and rec.file_mtime_ns == st.st_mtime_ns:
+                continue
+            rows.pop(key, None)
+            rec = self._reindex(key, path)
+            if rec:
+                rows[key] = rec
+        if stale_rows:
+            with self._db() as con:
+                con.executemany("DELETE FROM cells WHERE key = ?", [(k,) for k in stale_rows])
+            for k in stale_rows:
+                rows.pop(k, None)
+        return [rows[k] for k in sorted(rows)]
+
+    def _reindex(self, key: str, path: Path) -> CellRecord | None:
+        meta = self.cell_meta(key)
+        if meta is None:
+            log.warning("ignoring unreadable cell file %s (it will be re-run)", path)
+            return None
+        df = pq.read_table(path, columns=["correct"]).to_pandas()
+        self._index_put(key, meta, path, n_rows=len(df), n_correct=int(df["correct"].sum()))
+        st = path.stat()
+        return CellRecord(key, meta["model"], meta["task"], int(meta["seed"]), meta["fingerprint"],
+                          len(df), int(df["correct"].sum()), st.st_size, st.st_mtime_ns)
+
+    def current_keys(self) -> tuple[list[str], list[str], list[str]]:
+        """(finished, pending, stale) cell keys of the current grid, in grid order."""
+        stored = self.stored_fingerprints()
+        done, pending, stale = [], [], []
+        for key, fp in self.expected().items():
+            if stored.get(key) == fp:
+                done.append(key)
+            else:
+                (stale if key in stored else pending).append(key)
+        return done, pending, stale
+
+
+def load_samples(out: str | Path, with_doc: bool = False) -> pd.DataFrame:
+    """Every stored sample of the run in `out` whose cell matches the current grid.
+
+    Returns a DataFrame with exactly `schema.SAMPLE_COLUMNS` (plus `doc_json` when `with_doc`),
+    cells in grid order. Cells not finished yet, or stored under another configuration, are left
+    out (logged).
+    """
+    store = Store(out)
+    done, pending, stale = store.current_keys()
+    if pending or stale:
+        log.info("%s: %d cells finished, %d not run yet, %d stored under another configuration (left out)",
+                 out, len(done), len(pending), len(stale))
+    cols = SAMPLE_COLUMNS + (EXTRA_COLUMNS if with_doc else [])
+    frames = [store.read_cell(k, columns=cols) for k in done]
+    if not frames:
+        df = pd.DataFrame({c: pd.Series(dtype=SAMPLE_DTYPES.get(c, "string")) for c in cols})
+        return df
+    df = pd.concat(frames, ignore_index=True).astype(SAMPLE_DTYPES)
+    return df[cols] if with_doc else check_samples_frame(df)
+
+
+def load_run_meta(out: str | Path) -> RunMeta:
+    """The run metadata (OUT/run.json)."""
+    return Store(out).read_run_meta()

@@ -1,0 +1,169 @@
+"""The benchmark tasks: what each one is (TaskInfo), its docs, and the one grading path.
+
+The lm-eval configs in `tasks/` are the source of truth: each task (or BBH group) YAML carries a
+`metadata` block with `rv_task`, `lang`, `split`, `serves`, `kind`, `subtask`, `source`, `part`
+and `prompt`. This module reads those blocks, so `rv-eval` and plain `lm-eval --include_path tasks`
+see the same tasks. `grade_response` is the grading path used by the tasks' `process_results`, by
+the runner and by `rv-eval regrade`.
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rv_eval.errors import UserError
+from rv_eval.paths import TASKS_DIR
+from rv_eval.schema import Grade
+
+KINDS = ("math", "choice", "bbh", "code")
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """What a task is: language, split ("dev" | "test"), the test task it serves, grader kind, BBH subtask."""
+
+    name: str
+    lang: str
+    split: str
+    serves: str
+    kind: str
+    subtask: str | None = None
+    is_group: bool = False
+
+
+class _TagTolerantLoader(yaml.SafeLoader):
+    """Reads lm-eval YAML, turning `!function x.y` into the plain string."""
+
+
+_TagTolerantLoader.add_constructor("!function", lambda loader, node: loader.construct_scalar(node))
+
+
+@cache
+def _registry(tasks_dir: Path = TASKS_DIR) -> dict[str, dict[str, Any]]:
+    reg: dict[str, dict[str, Any]] = {}
+    for path in sorted(tasks_dir.rglob("*.yaml")):
+        cfg = yaml.load(path.read_text(encoding="utf-8"), Loader=_TagTolerantLoader) or {}
+        meta = cfg.get("metadata") or {}
+        name = meta.get("rv_task")
+        if name:
+            reg[name] = {**meta, "is_group": "group" in cfg, "yaml": str(path)}
+    return reg
+
+
+def list_tasks(include_subtasks: bool = True) -> list[str]:
+    """Names of every task and group in `tasks/` (BBH subtasks only with include_subtasks)."""
+    reg = _registry()
+    return sorted(n for n, m in reg.items() if include_subtasks or not m.get("subtask") or m["is_group"])
+
+
+def task_meta(name: str) -> dict[str, Any]:
+    """The raw metadata block of a task's YAML."""
+    reg = _registry()
+    if name not in reg:
+        top = ", ".join(list_tasks(include_subtasks=False))
+        raise UserError(f"unknown task {name!r}. Fix: use one of {top} (or a BBH subtask, e.g. bbh_en_snarks).")
+    return reg[name]
+
+
+def task_info(name: str) -> TaskInfo:
+    """The TaskInfo of a task or group."""
+    m = task_meta(name)
+    return TaskInfo(
+        name=name,
+        lang=m["lang"],
+        split=m["split"],
+        serves=m.get("serves") or name,
+        kind=m["kind"],
+        subtask=m.get("subtask") or None,
+        is_group=m["is_group"],
+    )
+
+
+def subtasks(group: str) -> list[str]:
+    """The member tasks of a group (e.g. the 27 of bbh_en); [group] for a plain task."""
+    if not task_info(group).is_group:
+        return [group]
+    return sorted(n for n, m in _registry().items() if m.get("group") == group)
+
+
+def load_docs(name: str, data_dir: str | None = None) -> list[dict[str, Any]]:
+    """The docs of a task (for a group: of all its members), exactly as lm-eval gets them."""
+    from rv_eval.taskdocs import build_docs
+
+    if task_info(name).is_group:
+        return [d for sub in subtasks(name) for d in load_docs(sub, data_dir)]
+    return build_docs(name, task_meta(name), data_dir)
+
+
+def lm_eval_tasks(names: list[str], repeats: int = 1, task_manager: Any = None) -> list[Any]:
+    """lm-eval Task / Group objects for `names` (from tasks/), each doc sampled `repeats` times.
+
+    Pass the result as `tasks=` to `lm_eval.simple_evaluate`; the tasks' filter hands all
+    `repeats` responses of a doc to the grader (mean@k, pass@k, maj@k).
+    """
+    from lm_eval.tasks import TaskManager
+
+    tm = task_manager or TaskManager(include_path=str(TASKS_DIR), include_defaults=False)
+    out = []
+    for name in names:
+        task_meta(name)  # UserError for unknown names
+        loaded = tm.load([name])
+        for task in loaded["tasks"].values():
+            task.config.repeats = int(repeats)
+        out.append(loaded["groups"].get(name) or loaded["tasks"][name])
+    return out
+
+
+def grade_response(task: str, doc: dict[str, Any], response: str) -> Grade:
+    """Grade one response to one doc of `task` with rv_eval.grading (the single grading path)."""
+    from rv_eval import grading
+
+    info = task_info(task)
+    if info.kind == "math":
+        return grading.grade_math(response, doc["gold"], lang=info.lang)
+    if info.kind == "choice":
+        return grading.grade_choice(response, doc["gold"], list(doc["options"]), lang=info.lang)
+    if info.kind == "bbh":
+        return grading.grade_bbh(response, doc["gold"], doc["subtask"] or info.subtask, lang=info.lang)
+    if info.kind == "code":
+        problem = {k: doc[k] for k in ("task_id", "prompt", "test", "entry_point")}
+        return grading.grade_code(response, problem)
+    raise UserError(f"task {task}: unknown kind {info.kind!r}. Fix: one of {KINDS}.")
+
+
+def grade_sample(task: str, doc: dict[str, Any], response: str) -> dict[str, Any]:
+    """Grade plus response language, as the flat dict logged with every lm-eval sample."""
+    from rv_eval.grading import response_language
+
+    g = grade_response(task, doc, response)
+    return {"correct": bool(g.correct), "extracted": g.extracted, "reason": g.reason,
+            "response_lang": response_language(response)}
+
+
+def score_doc(doc: dict[str, Any], responses: list[str]) -> dict[str, Any]:
+    """Per-doc metrics over its k responses: acc (mean@k), pass_at_k, maj_at_k and the graded samples."""
+    from rv_eval.grading import pass_at_k
+
+    graded = [grade_sample(doc["task"], doc, r) for r in responses]
+    n, c = len(graded), sum(g["correct"] for g in graded)
+    return {
+        "acc": c / n if n else 0.0,
+        "pass_at_k": float(pass_at_k(n, c, n)) if n else 0.0,
+        "maj_at_k": majority_correct(graded),
+        "samples": graded,
+    }
+
+
+def majority_correct(graded: list[dict[str, Any]]) -> float:
+    """1.0 if the most frequent extracted answer (first seen wins ties) is graded correct, else 0.0."""
+    answers = [g["extracted"] for g in graded if g["extracted"] not in (None, "")]
+    if not answers:
+        return 0.0
+    top = collections.Counter(answers).most_common(1)[0][0]
+    return float(any(g["correct"] for g in graded if g["extracted"] == top))

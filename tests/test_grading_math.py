@@ -1,0 +1,59 @@
+"""grade_math on the traps named in issue 3 (English and Japanese)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from rv_eval.grading import grade_math
+
+CASES = [
+    # (response, gold, lang, correct, reason)
+    ("よって答えは18です。", "18", "ja", True, "ok"),
+    ("答えは１８", "18", "ja", True, "ok"),
+    ("合計で1,234円です。答え：1,234円", "1234", "ja", True, "ok"),
+    ("答えは千二百円です。", "1200", "ja", True, "ok"),
+    ("答えは二万五千人です", "25000", "ja", True, "ok"),
+    ("最終的な答えは 1.5万円 です。", "15000", "ja", True, "ok"),
+    ("したがって、3×6=18個になります。", "18", "ja", True, "ok"),
+    ("答えは12か18です。", "18", "ja", False, "hedged"),
+    ("The answer is 118.", "18", "en", False, "mismatch"),
+    ("She had 18 apples, then bought 3 more. The answer is 21.", "18", "en", False, "mismatch"),
+    ("So the answer is \\boxed{18}.", "18", "en", True, "ok"),
+    ("<think>maybe 12</think>The answer is 18", "18", "en", True, "ok"),
+    ("<think>the answer is 18 so far", "18", "en", False, "unclosed_think"),
+    ("The answer is 12 or 18.", "18", "en", False, "hedged"),
+    ("\\boxed{12} or \\boxed{18}", "18", "en", False, "hedged"),
+    ("The final answer is $\\frac{1}{2}$", "\\frac{1}{2}", "en", True, "ok"),
+    ("The final answer is $0.5$", "\\frac{1}{2}", "en", True, "ok"),
+    ("#### 025", "25", "en", True, "ok"),
+    ("Answer: 18.0", "18", "en", True, "ok"),
+    ("The total is \\boxed{1{,}234}", "1234", "en", True, "ok"),
+    ("Total: $1,234 dollars. **Answer: $1,234**", "1234", "en", True, "ok"),
+    ("5 cats and 13 dogs make 18", "18", "en", True, "last_number"),
+    ("I am not sure how to solve this.", "18", "en", False, "no_answer"),
+    ("", "18", "en", False, "no_answer"),
+    ("\\boxed{(3, \\frac{\\pi}{2})}", "\\left( 3, \\frac{\\pi}{2} \\right)", "en", True, "ok"),
+]
+
+
+@pytest.mark.parametrize(("response", "gold", "lang", "correct", "reason"), CASES)
+def test_grade_math_traps(response, gold, lang, correct, reason):
+    g = grade_math(response, gold, lang)
+    assert (g.correct, g.reason) == (correct, reason), g
+
+
+def test_pathological_inputs_do_not_raise():
+    for text in ["\x00" * 1000 + "The answer is 18", "\\boxed{" + "{" * 3000 + "1" + "}" * 3000 + "}", "1 " * 300_000]:
+        g = grade_math(text, "18")
+        assert isinstance(g.correct, bool)
+    assert grade_math("\x00" * 1000 + "The answer is 18", "18").correct
+
+
+def test_works_in_a_thread_without_signal_errors():
+    out = []
+    t = threading.Thread(target=lambda: out.append(grade_math("The answer is $\\frac{6}{12}$", "1/2")))
+    t.start()
+    t.join()
+    assert out[0].correct
