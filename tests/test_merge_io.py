@@ -50,3 +50,26 @@ def test_reader_reports_index_naming_missing_shard(tmp_path):
     (tmp_path / "model-00001-of-00002.safetensors").unlink()
     with pytest.raises(UserError, match="no \\*.safetensors"):
         Checkpoint(tmp_path, role="pre")
+
+
+def test_hub_id_resolves_from_the_local_hub_cache(tiny_family, tmp_path, monkeypatch):
+    import shutil
+
+    from rv_eval.merge.io import open_checkpoint
+
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "models--tiny-org--tiny-pre"
+    shutil.copytree(tiny_family["pre"], repo / "snapshots" / sha)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(sha)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants as c
+
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", True)
+    ckpt = open_checkpoint("tiny-org/tiny-pre", "pre")
+    assert ckpt.hub_id == "tiny-org/tiny-pre" and ckpt.revision == sha
+    assert ckpt.describe()["revision"] == sha and ckpt.tensors
+    with pytest.raises(UserError, match="could not be fetched"):
+        open_checkpoint("tiny-org/not-cached", "post")
