@@ -206,3 +206,17 @@ def test_page_without_baseline_or_metadata(browser, tmp_path):
     assert "flip" not in p.locator("#dq thead").text_content()
     assert "No run metadata" in p.locator("#metabody").text_content()
     page.check_clean(path.as_uri())
+
+
+def test_ties_are_not_highlighted_and_long_metadata_folds(browser, tmp_path):
+    df, meta = small_run()
+    df = df.assign(correct=False)
+    meta.extra["cells"] = [[f"cell-{i}", "fp"] for i in range(20)]
+    path = tmp_path / "ties.html"
+    atomicio.write_text(path, build_report(df, meta))
+    page = Page(browser, path.as_uri())
+    p = page.page
+    assert p.locator("#lb td.num[data-col]").count() > 0
+    assert p.locator("#lb td.best[data-col]").count() == 0
+    assert p.locator("#metabody details summary", has_text="20 entries").count() == 1
+    page.check_clean(path.as_uri())

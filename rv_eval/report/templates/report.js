@@ -106,7 +106,8 @@
     for (const col of cols) {
       if (!["task", "avg", "fid"].includes(col.kind)) continue;
       const vals = S.rows.map((r) => sortValue(r, col)).filter((v) => v !== -Infinity);
-      if (vals.length > 1) best[col.key] = Math.max(...vals);
+      // No highlight when every row ties: nothing stands out.
+      if (vals.length > 1 && Math.max(...vals) > Math.min(...vals)) best[col.key] = Math.max(...vals);
     }
     let rows = S.rows.slice();
     if (state.sortKey) {
@@ -442,7 +443,13 @@
     const meta = S.meta;
     if (!meta) { body.append(el("p", { cls: "legend", text: "No run metadata (run.json) was given." })); return; }
     const dl = el("dl");
-    const add = (k, v) => dl.append(el("dt", { text: k }), el("dd", { text: typeof v === "string" ? v : JSON.stringify(v) }));
+    const add = (k, v) => {
+      const text = typeof v === "string" ? v : JSON.stringify(v);
+      if (Array.isArray(v) && v.length > 8) {
+        const det = el("details", {}, el("summary", { text: `${v.length} entries` }), el("pre", { text: JSON.stringify(v, null, 1) }));
+        dl.append(el("dt", { text: k }), el("dd", {}, det));
+      } else dl.append(el("dt", { text: k }), el("dd", { text }));
+    };
     add("grid", meta.grid);
     add("seeds", (meta.seeds || []).join(", "));
     add("baseline", meta.baseline ?? "–");
