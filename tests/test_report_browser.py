@@ -103,6 +103,9 @@ def test_leaderboard_renders_and_sorts(opened):
     p.click("#lb th[data-key='t:gsm8k_en']")
     asc = _values(p, "t:gsm8k_en")
     assert asc == sorted(asc)
+    p.focus("#lb th[data-key='model']")
+    p.keyboard.press("Enter")
+    assert _column(p, "t:gsm8k_en") == sorted(_column(p, "t:gsm8k_en"))
     assert p.locator("#lb td.best[data-col='t:gsm8k_en']").count() >= 1
     best = p.locator("#lb td.best[data-col='t:gsm8k_en']").first.text_content()
     assert float(best.split()[0].replace("±", "")) == max(asc)

@@ -94,11 +94,15 @@
       const th = el("th", { "data-key": col.key, title: "Sort by " + (col.group ? col.group + " " : "") + col.label, text: col.label });
       if (col.lang) th.classList.add("lang-" + col.lang);
       if (state.sortKey === col.key) th.classList.add(state.sortDir > 0 ? "sorted-asc" : "sorted-desc");
-      th.addEventListener("click", () => {
+      const sort = () => {
         if (state.sortKey === col.key) state.sortDir = -state.sortDir;
         else { state.sortKey = col.key; state.sortDir = col.kind === "text" ? 1 : -1; }
         renderLeaderboard();
-      });
+        document.querySelector(`#lb th[data-key="${CSS.escape(col.key)}"]`).focus();
+      };
+      th.tabIndex = 0;
+      th.addEventListener("click", sort);
+      th.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); sort(); } });
       head.append(th);
     }
     thead.append(groups, head);
