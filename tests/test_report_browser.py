@@ -11,6 +11,7 @@ import pytest
 from rv_eval import atomicio
 from rv_eval.report import ReportOptions, build_report
 from tests.report_fixtures import (
+    CODE_ANSWER,
     HOSTILE_DOC,
     HOSTILE_MODEL,
     HOSTILE_TASK,
@@ -137,6 +138,7 @@ def test_deep_link_shows_script_response_as_text(opened):
     assert row.count() == 1
     responses = p.locator("#dq tr.detail pre.response")
     assert SCRIPT_RESPONSE in responses.all_text_contents()
+    assert p.locator("#dq tr.detail pre.extracted").all_text_contents() == [CODE_ANSWER]
     assert p.locator("#dq tr.detail pre.response b, #dq tr.detail pre.response script, #dq img").count() == 0
 
 

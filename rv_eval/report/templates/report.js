@@ -407,15 +407,17 @@
       const head = el("div", { cls: "sh" });
       head.append(el("b", { cls: ok ? "up" : "down", text: ok ? "✓ correct" : "✗ wrong" }),
         document.createTextNode(` · seed ${mc.seed[i]} · sample ${mc.k[i]} · extracted `),
-        el("code", { text: mc.x[i] === null ? "(none)" : mc.x[i] }),
+        longAnswer(mc.x[i]) ? el("i", { text: "(below)" }) : el("code", { text: mc.x[i] === null ? "(none)" : mc.x[i] }),
         document.createTextNode(` · reason ${S.vocab.reason[mc.r[i]]} · `),
         el("span", { cls: "tag" + (lang !== S.tasks.find((t) => t.task === drill.task).lang ? " warn" : ""), text: lang }),
         document.createTextNode(` · ${mc.tok[i]} tokens` + (mc.len[i] > 0 ? ` · ${mc.len[i].toLocaleString()} characters (shortened)` : "")));
-      box.append(el("div", { cls: "sample " + (ok ? "ok" : "bad"), "data-sample": i }, head, responseText(mc.resp[i], mc.len[i])));
+      const extracted = longAnswer(mc.x[i]) ? el("pre", { cls: "text extracted", text: mc.x[i] }) : null;
+      box.append(el("div", { cls: "sample " + (ok ? "ok" : "bad"), "data-sample": i }, head, extracted, responseText(mc.resp[i], mc.len[i])));
     }
     tr.after(el("tr", { cls: "detail" }, box));
   }
 
+  const longAnswer = (x) => x !== null && (x.length > 120 || x.includes("\n"));
   function responseText(text, fullLength) {
     // A shortened response holds its head (S.head characters) and tail; show the gap between them.
     const pre = el("pre", { cls: "text response" });
