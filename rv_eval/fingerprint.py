@@ -101,8 +101,7 @@ def _stable(obj: Any) -> Any:
 
 def task_fingerprint(config: dict[str, Any], doc_hashes: list[str], limit: int | None) -> str:
     """Fingerprint of a task as served: resolved config (hooks by module source) + question hashes + limit."""
-    cfg = {k: v for k, v in config.items() if k not in ("metadata",)}
-    return sha256_json({"config": _stable(cfg), "docs": doc_hashes, "limit": limit})
+    return sha256_json({"config": _stable(config), "docs": doc_hashes, "limit": limit})
 
 
 def cell_fingerprint(model_fp: str, task_fp: str, sampling: dict[str, Any], backend: dict[str, Any], seed: int) -> str:

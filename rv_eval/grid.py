@@ -8,6 +8,7 @@ file and the key. Relative paths are resolved against the grid file's folder.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from dataclasses import dataclass, field
@@ -184,7 +185,7 @@ def parse_grid(text: str, source: Path | None = None, out: str | Path | None = N
             raise ctx.fail(key, "missing or empty", f"add a `{key}:` list")
     name = _str(ctx, "name", raw.get("name") or (source.stem if source else "grid"))
     vectors, models = _parse_models(ctx, raw["models"], base)
-    tasks = _parse_tasks(ctx, raw["tasks"])
+    tasks = _parse_tasks(ctx, raw["tasks"], check_names=not raw.get("task_paths"))
     seeds = _parse_seeds(ctx, raw.get("seeds", [0]))
     baseline = raw.get("baseline")
     if baseline is not None and baseline not in {m.name for m in models}:
@@ -295,7 +296,7 @@ def _parse_vector(ctx: _Ctx, key: str, v: Any, base: Path, item: dict) -> Vector
     )
 
 
-def _parse_tasks(ctx: _Ctx, items: Any) -> list[TaskSpec]:
+def _parse_tasks(ctx: _Ctx, items: Any, check_names: bool = True) -> list[TaskSpec]:
     if not isinstance(items, list):
         raise ctx.fail("tasks", "expected a list", "write `tasks: [gsm8k_test_en, ...]`")
     out: list[TaskSpec] = []
@@ -317,7 +318,8 @@ def _parse_tasks(ctx: _Ctx, items: Any) -> list[TaskSpec]:
     dup = next((n for n in names if names.count(n) > 1), None)
     if dup:
         raise ctx.fail("tasks", f"task {dup!r} listed twice", "list each task once")
-    _check_task_names(ctx, names)
+    if check_names:
+        _check_task_names(ctx, names)
     return out
 
 
@@ -330,7 +332,10 @@ def _check_task_names(ctx: _Ctx, names: list[str]) -> None:
     known = set(list_tasks())
     for i, n in enumerate(names):
         if known and n not in known:
-            raise ctx.fail(f"tasks[{i}]", f"unknown task {n!r}", f"use one of {sorted(known)} (see `rv-eval tasks`)")
+            near = difflib.get_close_matches(n, sorted(known), n=5)
+            hint = f"did you mean {near}? " if near else ""
+            raise ctx.fail(f"tasks[{i}]", f"unknown task {n!r}", f"{hint}see `rv-eval tasks` for the {len(known)} known tasks, "
+                           "or list a folder of your own task YAMLs under `task_paths:`")
 
 
 def _parse_seeds(ctx: _Ctx, seeds: Any) -> list[int]:

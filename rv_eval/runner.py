@@ -86,14 +86,16 @@ class TaskCatalog:
 
 
 def _task_meta(name: str) -> dict[str, str]:
+    """lang, split and serves of a task (`rv_eval.tasks.task_info`; inferred from the name for own tasks)."""
     try:
         from rv_eval.tasks import task_info
-    except ImportError:
+
+        info = task_info(name)
+        return {"lang": info.lang, "split": info.split, "serves": info.serves}
+    except (ImportError, UserError):
         lang = "ja" if name.endswith("_ja") else "en"
         split = "dev" if "_dev" in name else "test"
-        return {"lang": lang, "split": split, "serves": name}
-    info = task_info(name)
-    return {"lang": info.lang, "split": info.split, "serves": info.serves}
+        return {"lang": lang, "split": split, "serves": name.replace("_dev", "") if split == "dev" else name}
 
 
 def default_grader() -> Grader:
@@ -265,8 +267,8 @@ def merge_spec(v: VectorSpec, alphas: list[float | None], out: Path) -> Any:
     """The `rv_eval.merge.MergeSpec` of a grid vector for the given α list."""
     from rv_eval.merge import MergeSpec
 
-    return MergeSpec(pre=Path(v.pre), post=Path(v.post), target=Path(v.target),
-                     alphas=[float(a) for a in alphas if a is not None], out=out, **v.merge)
+    return MergeSpec(pre=v.pre, post=v.post, target=v.target, name=v.name,
+                     alphas=tuple(float(a) for a in alphas if a is not None), out=out, **v.merge)
 
 
 def _release(lm: Any) -> None:
@@ -274,8 +276,8 @@ def _release(lm: Any) -> None:
     gc.collect()
 
 
-def generation_kwargs(task_kwargs: dict[str, Any], grid: Grid, seed: int) -> dict[str, Any]:
-    """The task's gen_kwargs (stop sequences...) overridden by the grid's sampling and seed."""
+def generation_kwargs(task_kwargs: dict[str, Any], grid: Grid) -> dict[str, Any]:
+    """The task's gen_kwargs (stop sequences...) overridden by the grid's sampling settings."""
     s = grid.sampling
     kw = {k: v for k, v in task_kwargs.items() if k not in ("temperature", "top_p", "do_sample", "max_gen_toks")}
     kw["max_gen_toks"] = s.max_gen_toks
@@ -283,7 +285,6 @@ def generation_kwargs(task_kwargs: dict[str, Any], grid: Grid, seed: int) -> dic
         kw.update(do_sample=True, temperature=s.temperature, top_p=s.top_p)
     else:
         kw.update(do_sample=False, temperature=0.0)
-    kw["seed"] = seed
     return kw
 
 
@@ -300,9 +301,14 @@ def _run_cell(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, plan: Plan, ts:
     requests = []
     for inst in sorted(task.instances, key=lambda i: (i.doc_id, i.idx)):
         req = copy.copy(inst)
-        req.arguments = (inst.args[0], generation_kwargs(inst.args[1], grid, cell.seed))
+        req.arguments = (inst.args[0], generation_kwargs(inst.args[1], grid))
         req.resps = []
         requests.append(req)
+    set_seed = getattr(lm, "set_seed", None)
+    if set_seed is None:
+        raise UserError(f"backend {grid.backend.name!r} has no set_seed(); the runner needs explicit seeds. "
+                        "Fix: use the hf or vllm backend of rv-eval.")
+    set_seed(cell.seed)
     t = time.perf_counter()
     resps = lm.generate_until([r for r in requests for _ in range(k)]) if requests else []
     seconds = (time.perf_counter() - t) / max(1, len(resps))

@@ -10,11 +10,12 @@ except the run metadata (`RunMeta`).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from rv_eval.errors import UserError
+
+if TYPE_CHECKING:  # pandas is imported only where frames are built: graders stay light
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,8 @@ class Grade:
 
     reason is one of: ok, mismatch, no_answer, unclosed_think, hedged, timeout, last_number
     (correct or not, but only a bare last number was found), error, and for code:
-    test_failed, syntax_error, timeout, memory, crashed, no_code, ...
+    test_failed, syntax_error, runtime_error, timeout, memory, output_limit, crashed,
+    exited_early (left before its tests finished), no_code. See docs/grading.md.
     """
 
     correct: bool
@@ -91,6 +93,8 @@ SAMPLE_DTYPES: dict[str, str] = {
 
 def samples_frame(rows: list[Sample] | list[dict[str, Any]]) -> pd.DataFrame:
     """Build a samples DataFrame with the canonical columns and dtypes."""
+    import pandas as pd
+
     dicts = [asdict(r) if isinstance(r, Sample) else dict(r) for r in rows]
     df = pd.DataFrame(dicts, columns=SAMPLE_COLUMNS)
     return df.astype(SAMPLE_DTYPES)

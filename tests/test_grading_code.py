@@ -11,6 +11,7 @@ import pytest
 
 from rv_eval.errors import UserError
 from rv_eval.grading import GradeItem, SandboxLimits, grade_code, grade_many, pass_at_k
+from rv_eval.grading.sandbox import process_limit_enforced
 
 FAST = SandboxLimits(timeout_s=3)
 
@@ -76,7 +77,9 @@ def test_fork_bomb_and_rm_rf_are_contained_even_without_the_guard(problem, tmp_p
         f"    import shutil\n    shutil.rmtree({str(tmp_path)!r})\n",
         "    import os, time\n    if os.fork() == 0:\n        os.setsid()\n        time.sleep(60)\n    return True\n",
     ]
-    for guard in (True, False):
+    # Without the guard only the process limit stops a fork bomb; it does not bind root.
+    guards = (True, False) if process_limit_enforced() else (True,)
+    for guard in guards:
         for body in bodies:
             g = grade_code(body, problem, SandboxLimits(timeout_s=3, guard=guard))
             assert not g.correct, (guard, body, g.reason)
@@ -111,3 +114,27 @@ def test_pass_at_k():
     assert pass_at_k(4, 1, 2) == pytest.approx(0.5)  # 1 - C(3,2)/C(4,2)
     with pytest.raises(UserError):
         pass_at_k(3, 1, 5)
+
+
+def test_no_network_inside_the_sandbox(problem):
+    """A program cannot reach a server on this machine (private network namespace, when root)."""
+    import socket
+
+    from rv_eval.grading.sandbox import network_isolated
+
+    if not network_isolated():
+        pytest.skip("network namespaces need root here")
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    try:
+        body = (
+            "    import socket\n"
+            f"    socket.create_connection(('127.0.0.1', {port}), timeout=1).close()\n"
+            "    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1:])\n"
+        )
+        g = grade_code(body, problem, FAST)
+        assert (g.correct, g.reason) == (False, "runtime_error")
+        reachable = grade_code(body, problem, SandboxLimits(timeout_s=3, network=True))
+        assert reachable.correct  # the same program passes when network is allowed: the test can fail
+    finally:
+        server.close()

@@ -135,3 +135,21 @@ def test_import_lm_eval_log_samples(tiny_family, tmp_path):
     assert keys == ["ext--toy_en--s0"] and len(df) == 2
     assert df["prompt"].str.contains("1 + 1 = ?", regex=False).any()
     assert Store(tmp_path / "out").stored_fingerprints()[keys[0]].startswith("import:")
+
+
+def test_in_place_alpha_equals_materialized_alpha(tiny_family, tmp_path):
+    pytest.importorskip("rv_eval.merge")
+    vec = (f"  - vector: {{name: v, pre: {tiny_family['pre']}, post: {tiny_family['post']}, "
+           f"target: {tiny_family['target']}, alphas: [0, 1.5]}}\n")
+    results = {}
+    for mode in ("inplace", "materialized"):
+        grid_file = write_grid(tmp_path, tiny_family, tmp_path / mode, seeds=(0,), samples=1, max_gen=8, models=vec)
+        text = grid_file.read_text().replace("temperature: 0.9", "temperature: 0").replace("baseline: target", "baseline: v@0")
+        grid_file.write_text(text)
+        s = run_grid(load_grid(grid_file), materialize=mode == "materialized", grader=toy_grader, progress=False)
+        assert len(s.ran) == 2
+        results[mode] = load_samples(tmp_path / mode)[["model", "alpha", "doc_id", "response"]]
+    assert results["inplace"].equals(results["materialized"])
+    a = results["inplace"]
+    assert a[a.alpha == 0]["response"].tolist() != a[a.alpha == 1.5]["response"].tolist()
+    assert list((tmp_path / "materialized" / "variants" / "v").glob("alpha_*"))

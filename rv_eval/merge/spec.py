@@ -42,7 +42,7 @@ class MergeSpec:
     vector_dtype: str = "float32"
     force: bool = False
     max_shard_size: int = 5 * 1024**3
-    chunk_elems: int = 1 << 22
+    chunk_elems: int = 1 << 18  # 1 MiB of float32: the per-chunk math stays in cache
     revisions: dict[str, str] = field(default_factory=dict)
     name: str | None = None
     analysis_only: bool = False  # True for `rv-eval vector stats`: no outputs are written
@@ -111,6 +111,7 @@ def parse_alphas(value: Any) -> list[float]:
             raise UserError(f"α value {item!r} is not a number. Fix: pass e.g. --alpha 0.25,0.5,1,-1.") from e
         if not math.isfinite(a):
             raise UserError(f"α value {item!r} is not finite. Fix: pass finite numbers.")
+        a += 0.0  # -0.0 -> 0.0 (one folder alpha_0)
         if a not in out:
             out.append(a)
     return out
