@@ -196,6 +196,16 @@ def test_inplace_alpha_equals_materialized_variant(engine):
 @pytest.mark.slow
 @pytest.mark.integration
 @pytest.mark.vllm
+def test_misfit_tensors_are_user_errors_and_engine_recovers(engine):
+    names, shapes = engine["misfit_errors"]
+    assert names is not None and "no_such" in names and "Fix:" in names
+    assert shapes is not None and "[3, 3]" in shapes
+    assert engine["after_misfit"] == engine["fresh"]  # a full stream afterwards repairs the engine
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+@pytest.mark.vllm
 def test_partial_weight_stream_is_refused(engine):
     assert engine["partial_error"] is not None
     assert "unset" in engine["partial_error"] and "Fix:" in engine["partial_error"]

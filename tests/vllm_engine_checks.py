@@ -77,6 +77,7 @@ def _lm_eval_repeats(lm, task_dir: str) -> dict:
     calls = _count_engine_calls(lm)
     res = simple_evaluate(model=lm, tasks=["rv_tiny_repeats"], task_manager=TaskManager(include_path=task_dir),
                           log_samples=True, apply_chat_template=True)
+    del lm.llm.generate  # back to the class method
     samples = res["samples"]["rv_tiny_repeats"]
     return {"calls": calls, "resps": [s["resps"][0] for s in samples],
             "prompts": [json.dumps(s["arguments"], default=str, ensure_ascii=False) for s in samples]}
@@ -108,7 +109,7 @@ def main(family: str, alpha_dir: str, task_dir: str, out_path: str) -> None:
     res["sampled_seed8"], _ = _sampled(lm, contexts[0], 4)
     lm.set_seed(7)
     res["sampled_kw_seed8"], _ = _sampled(lm, contexts[0], 4, seed=8)  # the runner's way
-    lm.llm.generate = type(lm.llm).generate.__get__(lm.llm)
+    del lm.llm.generate  # back to the class method
 
     res["load_target"] = lm.load_weights(read_checkpoint(Path(family) / "target").items())
     res["target"] = _greedy(lm, contexts)
@@ -132,6 +133,17 @@ def main(family: str, alpha_dir: str, task_dir: str, out_path: str) -> None:
 
     res["repeats"] = _lm_eval_repeats(lm, task_dir)
 
+    res["misfit_errors"] = []
+    good = variant_tensors(family, ALPHA)
+    for bad in ([("model.layers.0.no_such.weight", torch.zeros(4))],
+                [(good[0][0], torch.zeros(3, 3, dtype=torch.bfloat16))]):
+        try:
+            lm.load_weights(bad + good[1:])
+            res["misfit_errors"].append(None)
+        except UserError as e:
+            res["misfit_errors"].append(str(e))
+    lm.load_weights(good)
+    res["after_misfit"] = _greedy(lm, contexts)
     partial = variant_tensors(family, ALPHA)[:-1]
     try:
         lm.load_weights(partial)

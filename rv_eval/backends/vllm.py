@@ -63,7 +63,7 @@ from rv_eval.backends.vllm_requests import (
     sampling_settings,
     split_think,
 )
-from rv_eval.backends.vllm_weights import DEFAULT_CHUNK_BYTES, WORKER_EXTENSION, pack_chunks
+from rv_eval.backends.vllm_weights import DEFAULT_CHUNK_BYTES, MISFIT, WORKER_EXTENSION, pack_chunks
 from rv_eval.errors import UserError
 
 if TYPE_CHECKING:
@@ -332,8 +332,15 @@ class VLLMBackend(TemplateLM):
         self.llm.collective_rpc("rv_begin_weight_update")
         try:
             body()
+        except Exception as e:
+            if MISFIT not in str(e):
+                raise
+            msg = str(e)[str(e).index(MISFIT) + len(MISFIT):].strip().splitlines()[0]
+            raise UserError(f"load_weights: {msg}. Fix: pass the HF checkpoint tensors of a model with "
+                            "the engine's architecture and shapes.") from None
         finally:
-            missing = self.llm.collective_rpc("rv_end_weight_update")[0]
+            per_rank = self.llm.collective_rpc("rv_end_weight_update")
+            missing = sorted(set().union(*per_rank))
             if not self.llm.reset_prefix_cache():
                 raise RuntimeError("vLLM refused to reset the prefix cache after a weight update")
         if missing:

@@ -28,6 +28,7 @@ import torch
 
 WORKER_EXTENSION = "rv_eval.backends.vllm_weights.WeightUpdateExtension"
 DEFAULT_CHUNK_BYTES = 512 * 2**20
+MISFIT = "rv-eval weight update:"  # marks worker errors caused by the tensors given
 
 
 def pack_chunks(
@@ -96,17 +97,22 @@ class WeightUpdateExtension:
         """Feed (HF name, tensor) pairs to the model's `load_weights`; return how many."""
         from vllm.config import set_current_vllm_config
 
-        count = 0
+        count, last = 0, None
 
         def counted() -> Iterator[tuple[str, torch.Tensor]]:
-            nonlocal count
-            for item in tensors:
-                count += 1
-                yield item
+            nonlocal count, last
+            for name, tensor in tensors:
+                count, last = count + 1, (name, tuple(tensor.shape))
+                yield name, tensor
 
         model = self.model_runner.get_model()
-        with set_current_vllm_config(self.vllm_config), torch.no_grad():
-            loaded = model.load_weights(counted())
+        try:
+            with set_current_vllm_config(self.vllm_config), torch.no_grad():
+                loaded = model.load_weights(counted())
+        except (KeyError, AssertionError, ValueError, RuntimeError) as e:
+            name, shape = last or ("?", ())
+            raise ValueError(f"{MISFIT} tensor {name!r} {list(shape)} does not fit the engine's "
+                             f"{type(model).__name__} ({type(e).__name__}: {e})") from e
         if loaded:
             self._rv_loaded |= set(loaded)
         return count
