@@ -7,10 +7,8 @@ import json
 
 from rv_eval import atomicio
 from rv_eval.errors import CheckFailed, UserError
-from rv_eval.stats import check, load_results
 from rv_eval.stats.loading import csv_list, parse_pool
 from rv_eval.stats.pooling import apply_pools
-from rv_eval.stats.tables import jsonable
 
 EXAMPLES = """\
 examples:
@@ -70,6 +68,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the gate, write/print the verdict; raise CheckFailed (exit 1) on a regression."""
+    from rv_eval.stats import check, load_results
+    from rv_eval.stats.tables import jsonable
+
     candidate = args.candidate or (args.baseline if args.baseline_from else None)
     if candidate is None:
         raise UserError("--candidate is missing. Fix: name the candidate model, or use --baseline-from.")
