@@ -16,7 +16,7 @@ examples:
   rv-eval check runs/grid --baseline target --candidate s1vec@0.5 --margin 0.03 --tasks gsm8k_en,mgsm_ja
   rv-eval check runs/grid --baseline target --candidate s1vec@0.5 --pool 'bbh_en_all=bbh_en_*' --tasks bbh_en_all
   rv-eval check runs/new --baseline-from runs/release --baseline s1vec@0.5 --json verdict.json
-exit codes: 0 pass, 1 regression, 2 error
+exit codes: 0 pass, 1 fail (a regression, or too little data to rule one out), 2 error
 """
 
 
@@ -95,5 +95,8 @@ def run(args: argparse.Namespace) -> int:
     print(text if args.print_format == "json" else verdict.to_markdown())
     if not verdict.passed:
         failed = [t.task for t in verdict.tasks if not t.passed]
-        raise CheckFailed(f"{candidate} regresses against {args.baseline} on {', '.join(failed)}")
+        raise CheckFailed(
+            f"{candidate} is not shown non-inferior to {args.baseline} (margin {args.margin:g}) "
+            f"on {', '.join(failed)}"
+        )
     return 0
