@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> None:
         tensors = variant_tensors(family, a)
         compute = time.perf_counter() - t0
         stats = lm.load_weights(tensors)
-        row = {"alpha": a, "compute_s": compute, "load_s": stats["seconds"], "bytes": stats["bytes"],
+        row = {"alpha": a, "compute_s": compute, "load_s": stats["seconds"],
+               "worker_load_s": stats["worker_load_seconds"], "bytes": stats["bytes"],
                "compute_plus_load_s": compute + stats["seconds"]}
         if a in fresh:
             row["greedy_equal_to_fresh"] = _greedy(lm) == fresh[a]["greedy"]

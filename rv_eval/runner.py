@@ -276,8 +276,8 @@ def _release(lm: Any) -> None:
     gc.collect()
 
 
-def generation_kwargs(task_kwargs: dict[str, Any], grid: Grid, seed: int) -> dict[str, Any]:
-    """The task's gen_kwargs (stop sequences...) overridden by the grid's sampling and seed."""
+def generation_kwargs(task_kwargs: dict[str, Any], grid: Grid) -> dict[str, Any]:
+    """The task's gen_kwargs (stop sequences...) overridden by the grid's sampling settings."""
     s = grid.sampling
     kw = {k: v for k, v in task_kwargs.items() if k not in ("temperature", "top_p", "do_sample", "max_gen_toks")}
     kw["max_gen_toks"] = s.max_gen_toks
@@ -285,7 +285,6 @@ def generation_kwargs(task_kwargs: dict[str, Any], grid: Grid, seed: int) -> dic
         kw.update(do_sample=True, temperature=s.temperature, top_p=s.top_p)
     else:
         kw.update(do_sample=False, temperature=0.0)
-    kw["seed"] = seed
     return kw
 
 
@@ -302,9 +301,14 @@ def _run_cell(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, plan: Plan, ts:
     requests = []
     for inst in sorted(task.instances, key=lambda i: (i.doc_id, i.idx)):
         req = copy.copy(inst)
-        req.arguments = (inst.args[0], generation_kwargs(inst.args[1], grid, cell.seed))
+        req.arguments = (inst.args[0], generation_kwargs(inst.args[1], grid))
         req.resps = []
         requests.append(req)
+    set_seed = getattr(lm, "set_seed", None)
+    if set_seed is None:
+        raise UserError(f"backend {grid.backend.name!r} has no set_seed(); the runner needs explicit seeds. "
+                        "Fix: use the hf or vllm backend of rv-eval.")
+    set_seed(cell.seed)
     t = time.perf_counter()
     resps = lm.generate_until([r for r in requests for _ in range(k)]) if requests else []
     seconds = (time.perf_counter() - t) / max(1, len(resps))

@@ -57,21 +57,22 @@ def test_valid_grid_expands_vector_into_alpha_models(folders):
 @pytest.mark.parametrize(
     ("body", "needle"),
     [
-        ("models: [{name: a, path: missing}]\ntasks: [t]\n", "models[0].path"),
-        ("models: [{name: a, path: other, colour: red}]\ntasks: [t]\n", "models[0].colour"),
-        ("models: [{path: other}]\ntasks: [t]\nsurprise: 1\n", "surprise"),
+        ("models: [{name: a, path: missing}]\ntasks: [demo_en]\n", "models[0].path"),
+        ("models: [{name: a, path: other, colour: red}]\ntasks: [demo_en]\n", "models[0].colour"),
+        ("models: [{path: other}]\ntasks: [demo_en]\nsurprise: 1\n", "surprise"),
         ("models: [{path: other}]\n", "tasks"),
-        ("models: [{vector: {pre: pre, post: post, target: target, alphas: [a]}}]\ntasks: [t]\n", "alphas"),
-        ("models: [{vector: {pre: pre, post: post, target: target, alphas: [1, 1]}}]\ntasks: [t]\n", "twice"),
-        ("models: [{vector: {pre: pre, post: post, alphas: [1]}}]\ntasks: [t]\n", "vector.target"),
-        ("models: [{path: other}]\ntasks: [t]\nsampling: {temperature: -1}\n", "sampling.temperature"),
-        ("models: [{path: other}]\ntasks: [t]\nsampling: {samples: 4}\n", "temperature 0"),
-        ("models: [{path: other}]\ntasks: [{name: t, limit: 0}]\n", "tasks[0].limit"),
-        ("models: [{path: other}]\ntasks: [t]\nseeds: [1, 1]\n", "seeds"),
-        ("models: [{path: other}]\ntasks: [t]\nbackend: tgi\n", "backend.name"),
-        ("models: [{path: other}]\ntasks: [t]\nbaseline: nope\n", "baseline"),
-        ("models: [{path: other}, {path: other}]\ntasks: [t]\n", "appears twice"),
+        ("models: [{vector: {pre: pre, post: post, target: target, alphas: [a]}}]\ntasks: [demo_en]\n", "alphas"),
+        ("models: [{vector: {pre: pre, post: post, target: target, alphas: [1, 1]}}]\ntasks: [demo_en]\n", "twice"),
+        ("models: [{vector: {pre: pre, post: post, alphas: [1]}}]\ntasks: [demo_en]\n", "vector.target"),
+        ("models: [{path: other}]\ntasks: [demo_en]\nsampling: {temperature: -1}\n", "sampling.temperature"),
+        ("models: [{path: other}]\ntasks: [demo_en]\nsampling: {samples: 4}\n", "temperature 0"),
+        ("models: [{path: other}]\ntasks: [{name: demo_en, limit: 0}]\n", "tasks[0].limit"),
+        ("models: [{path: other}]\ntasks: [demo_en]\nseeds: [1, 1]\n", "seeds"),
+        ("models: [{path: other}]\ntasks: [demo_en]\nbackend: tgi\n", "backend.name"),
+        ("models: [{path: other}]\ntasks: [demo_en]\nbaseline: nope\n", "baseline"),
+        ("models: [{path: other}, {path: other}]\ntasks: [demo_en]\n", "appears twice"),
         ("models: [{path: other}\n", "not valid YAML"),
+        ("models: [{path: other}]\ntasks: [demo_eng]\n", "did you mean ['demo_en'"),
     ],
 )
 def test_errors_name_file_and_key(folders, body, needle):
@@ -87,9 +88,9 @@ def test_missing_grid_file_is_user_error(tmp_path):
 
 
 def test_out_override_and_default(folders):
-    g = parse_grid("models: [{path: other}]\ntasks: [t]\nout: res\n", source=folders / "x.yaml")
+    g = parse_grid("models: [{path: other}]\ntasks: [demo_en]\nout: res\n", source=folders / "x.yaml")
     assert g.out == folders / "res"
-    g2 = parse_grid("models: [{path: other}]\ntasks: [t]\n", source=folders / "x.yaml", out="elsewhere")
+    g2 = parse_grid("models: [{path: other}]\ntasks: [demo_en]\n", source=folders / "x.yaml", out="elsewhere")
     assert g2.out == Path("elsewhere")
 
 
@@ -105,3 +106,11 @@ def test_shards_partition_the_grid(n):
 def test_bad_shard_is_user_error(bad):
     with pytest.raises(UserError, match="--shard"):
         parse_shard(bad)
+
+
+@pytest.mark.parametrize("name", ["s1_ezo_ja.yaml", "grpo_sft_qwen.yaml"])
+def test_paper_example_grids_validate(name):
+    g = load_grid(Path(__file__).resolve().parent.parent / "examples" / name)
+    assert g.backend.name == "vllm" and len(g.seeds) == 3 and g.sampling.samples == 4
+    assert g.baseline in {m.name for m in g.models}
+    assert any(m.alpha == 0 for m in g.models)

@@ -128,3 +128,11 @@ def test_without_baseline_or_metadata(run):
     assert all("d" not in c for r in summary["rows"] for c in r["cells"].values())
     assert all(s["baseline"] == {} for s in summary["sweeps"])
     assert unpack(blocks[summary["tchunks"]["gsm8k_ja"]])["base"] is None
+
+
+def test_grid_name_is_escaped_in_the_page(run):
+    df, meta = run
+    from dataclasses import replace
+
+    html = build_report(df, replace(meta, grid="<script>alert(1)</script>"))
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html

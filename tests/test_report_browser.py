@@ -11,6 +11,7 @@ import pytest
 from rv_eval import atomicio
 from rv_eval.report import ReportOptions, build_report
 from tests.report_fixtures import (
+    CODE_ANSWER,
     HOSTILE_DOC,
     HOSTILE_MODEL,
     HOSTILE_TASK,
@@ -103,6 +104,9 @@ def test_leaderboard_renders_and_sorts(opened):
     p.click("#lb th[data-key='t:gsm8k_en']")
     asc = _values(p, "t:gsm8k_en")
     assert asc == sorted(asc)
+    p.focus("#lb th[data-key='model']")
+    p.keyboard.press("Enter")
+    assert _column(p, "t:gsm8k_en") == sorted(_column(p, "t:gsm8k_en"))
     assert p.locator("#lb td.best[data-col='t:gsm8k_en']").count() >= 1
     best = p.locator("#lb td.best[data-col='t:gsm8k_en']").first.text_content()
     assert float(best.split()[0].replace("±", "")) == max(asc)
@@ -134,6 +138,7 @@ def test_deep_link_shows_script_response_as_text(opened):
     assert row.count() == 1
     responses = p.locator("#dq tr.detail pre.response")
     assert SCRIPT_RESPONSE in responses.all_text_contents()
+    assert p.locator("#dq tr.detail pre.extracted").all_text_contents() == [CODE_ANSWER]
     assert p.locator("#dq tr.detail pre.response b, #dq tr.detail pre.response script, #dq img").count() == 0
 
 
@@ -205,4 +210,18 @@ def test_page_without_baseline_or_metadata(browser, tmp_path):
     assert p.locator("#lb span.up, #lb span.down").count() == 0
     assert "flip" not in p.locator("#dq thead").text_content()
     assert "No run metadata" in p.locator("#metabody").text_content()
+    page.check_clean(path.as_uri())
+
+
+def test_ties_are_not_highlighted_and_long_metadata_folds(browser, tmp_path):
+    df, meta = small_run()
+    df = df.assign(correct=False)
+    meta.extra["cells"] = [[f"cell-{i}", "fp"] for i in range(20)]
+    path = tmp_path / "ties.html"
+    atomicio.write_text(path, build_report(df, meta))
+    page = Page(browser, path.as_uri())
+    p = page.page
+    assert p.locator("#lb td.num[data-col]").count() > 0
+    assert p.locator("#lb td.best[data-col]").count() == 0
+    assert p.locator("#metabody details summary", has_text="20 entries").count() == 1
     page.check_clean(path.as_uri())

@@ -250,3 +250,52 @@ def test_record_keeps_full_text_and_splits_trace(opts, text, returned, answer):
     assert rec.n_prompt_tokens == 3 and rec.n_gen_tokens == len(text)
     if not opts.get("defer_stops"):
         assert rec.text == text  # nothing stripped
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+@pytest.mark.vllm
+def test_rv_eval_run_grid_on_vllm_in_place(tiny_family, tmp_path):
+    """`rv-eval run` with `backend: vllm`: an α sweep in one engine, k samples, two seeds, resume."""
+    pytest.importorskip("vllm")
+    from rv_eval.store import load_samples
+
+    fam, out = tiny_family, tmp_path / "out"
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(
+        f"name: vgrid\nout: {out}\nmodels:\n"
+        f"  - vector: {{name: vec, pre: {fam['pre']}, post: {fam['post']}, target: {fam['target']}, "
+        "alphas: [0, 0.5]}\n"
+        "tasks: [{name: demo_en, limit: 2}]\nseeds: [0, 1]\n"
+        "sampling: {temperature: 1.0, max_gen_toks: 8, samples: 3}\n"
+        "backend: {name: vllm, dtype: bfloat16, max_model_len: 256, enforce_eager: true}\n")
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "rv_eval", "run", "--model-grid", str(grid), "--no-progress"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    df = load_samples(out)
+    assert len(df) == 2 * 2 * 2 * 3  # α-variants × seeds × questions × samples
+    assert sorted(df["sample_idx"].unique()) == [0, 1, 2]
+    per_q = df.groupby(["model", "seed", "doc_id"])["response"].nunique()
+    assert (per_q > 1).all()  # k distinct samples, not one sample k times
+    key = ["model", "doc_id", "sample_idx"]
+    s0 = df[df.seed == 0].sort_values(key)["response"].tolist()
+    s1 = df[df.seed == 1].sort_values(key)["response"].tolist()
+    assert s0 != s1
+    again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and len(load_samples(out)) == len(df)  # resume: nothing new
+
+
+@pytest.mark.slow
+@pytest.mark.vllm
+def test_user_errors_before_any_engine_starts(tmp_path):
+    pytest.importorskip("vllm")
+    from rv_eval.backends.vllm import VLLMBackend
+    from rv_eval.errors import UserError
+
+    with pytest.raises(UserError, match="does not exist"):
+        VLLMBackend(str(tmp_path / "nope"))
+    with pytest.raises(UserError, match="data_parallel_size"):
+        VLLMBackend(str(tmp_path), data_parallel_size=2)
+    with pytest.raises(UserError, match="colour"):
+        VLLMBackend(str(tmp_path), colour="red")

@@ -41,6 +41,7 @@ import logging
 import os
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -115,7 +116,7 @@ class VLLMBackend(TemplateLM):
             "tensor_parallel_size": int(tensor_parallel_size),
             **engine_kwargs,
         }
-        self.llm = LLM(**self.engine_args)
+        self.llm = _start_engine(LLM, self.engine_args)
         self.tokenizer = self.llm.get_tokenizer()
 
     # ---- lm-eval plumbing -------------------------------------------------------------------
@@ -294,15 +295,19 @@ class VLLMBackend(TemplateLM):
 
         The stream must cover every weight of the model (a full variant, e.g.
         `rv_eval.merge.stream_variant(spec, alpha)`): parameters left unset would keep the
-        previous variant's values, so that raises an error. Returns timing and size figures.
+        previous variant's values, so that raises an error. Returns {"seconds", "worker_load_seconds"
+        (time inside the worker's load_weights, the rest is transport and set-up), "tensors", "bytes"}.
         """
         t0 = time.perf_counter()
         self.llm.collective_rpc("rv_begin_weight_update")
         n_tensors = n_bytes = 0
+        worker_s = 0.0
         try:
             for blob in tqdm(pack_chunks(tensors, chunk_bytes), desc="load weights", unit="chunk",
                              leave=False, disable=None):
-                n_tensors += self.llm.collective_rpc("rv_load_weight_chunk", args=(blob,))[0]
+                count, seconds = self.llm.collective_rpc("rv_load_weight_chunk", args=(blob,))[0]
+                n_tensors += count
+                worker_s += seconds
                 n_bytes += len(blob)
         finally:
             missing = self.llm.collective_rpc("rv_end_weight_update")[0]
@@ -314,7 +319,22 @@ class VLLMBackend(TemplateLM):
                 f"(e.g. {missing[:3]}); the engine now mixes two variants. "
                 "Fix: pass every tensor of the checkpoint (a full variant)."
             )
-        return {"seconds": time.perf_counter() - t0, "tensors": n_tensors, "bytes": n_bytes}
+        return {"seconds": time.perf_counter() - t0, "worker_load_seconds": worker_s, "tensors": n_tensors,
+                "bytes": n_bytes}
+
+
+def _start_engine(llm_cls: Any, engine_args: dict[str, Any]) -> Any:
+    """`vllm.LLM(**engine_args)`, with the errors a user can cause turned into UserError."""
+    model = engine_args["model"]
+    if model.startswith((".", "/", "~")) and not Path(model).expanduser().exists():
+        raise UserError(f"rv-vllm: model folder {model} does not exist. Fix: check the model path.")
+    try:
+        return llm_cls(**engine_args)
+    except TypeError as e:
+        if "unexpected keyword argument" not in str(e):
+            raise
+        raise UserError(f"rv-vllm: {e} (backend options go to vllm.LLM / EngineArgs). "
+                        "Fix: remove or rename that option.") from None
 
 
 def _as_bool(value: Any) -> bool:

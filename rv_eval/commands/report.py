@@ -21,8 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "report",
         help="write the leaderboard-style HTML report of a run",
-        description="Write one self-contained HTML file (leaderboard with CIs and significance markers, "
-        "α-sweep charts, per-question drill-down, run metadata) from a run folder.",
+        description="Write one self-contained HTML file from a run folder: leaderboard with CIs and\n"
+        "significance markers, α-sweep charts, per-question drill-down, run metadata.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -32,8 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-response-chars", type=int, default=6000, metavar="N",
                    help="longest response kept whole; longer ones keep head and tail (default: 6000)")
     p.add_argument("--response-budget", type=int, default=100_000_000, metavar="CHARS",
-                   help="all responses together stay under this many characters; the per-response cap "
-                   "shrinks to fit (default: 100000000)")
+                   help="all responses together stay under this many characters: the per-response cap "
+                   "shrinks to fit, never below 40 (default: 100000000)")
     p.set_defaults(func=run)
 
 

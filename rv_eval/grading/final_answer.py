@@ -55,7 +55,7 @@ _NEGATED_RE = re.compile(
     r"^\s*not\s+\$?-?\d[\d.,]*\$?\s*(?:[.;]|$)|^\s*\S+\s*(?:ではありません|ではない|じゃない|ではなかった)", re.IGNORECASE
 )
 _SENTENCE_END_RE = re.compile(r"\n|。|(?<!\d)\.(?!\d)|\.(?=\s|$)|\. ")
-_NUMBERISH_RE = re.compile(rf"-?\d[\d,]*(?:\.\d+)?|{KANJI_NUMBER_RE.pattern}")
+_NUMBERISH_RE = re.compile(rf"\d+\s*分の\s*\d+|-?\d[\d,]*(?:\.\d+)?|{KANJI_NUMBER_RE.pattern}")
 
 
 def find_final_answer(text: str, lang: str = "en") -> Candidate | None:
@@ -128,7 +128,7 @@ def _bold_last_line(text: str, langs: list[str]) -> Candidate | None:
         return None
     bold = re.findall(r"\*\*(.+?)\*\*", lines[-1])
     for b in reversed(bold):
-        if _NUMBERISH_RE.search(b):
+        if _NUMBERISH_RE.search(b) or EN_NUMBER_WORDS_RE.fullmatch(b.strip(" .")):
             return Candidate(b, "bold", bool(HEDGE_RE.search(b)))
     return None
 

@@ -121,9 +121,11 @@ class _Worker:
         self.deadline = 0.0
 
     def send(self, msg: object) -> None:
+        """Send one message (an item or the stop signal None) to the worker."""
         self.outbox.send(msg)
 
     def kill(self) -> None:
+        """Kill the worker process and close its pipes."""
         self.proc.kill()
         self.proc.wait()
         self.conn.close()
@@ -137,6 +139,7 @@ class _Pool:
         self.seconds: dict[int, float] = {}
 
     def run(self, items: list[GradeItem]) -> list[Grade]:
+        """Grade all items, keeping every worker busy; results in input order."""
         results: list[Grade | None] = [None] * len(items)
         todo = list(range(len(items) - 1, -1, -1))
         bar = tqdm(total=len(items), desc="grading", disable=not self.config.progress or len(items) < 200)

@@ -81,9 +81,11 @@ def model_table(df: pd.DataFrame, meta: RunMeta | None, baseline: str | None) ->
 
 
 def _se(row: pd.Series) -> float:
+    """The task's standard error, at least as wide as its (possibly bounded) CI implies."""
+    from_ci = float(row["ci_high"] - row["ci_low"]) / (2 * stats_calls.Z95)
     if "se" in row and pd.notna(row["se"]):
-        return float(row["se"])
-    return float(row["ci_high"] - row["ci_low"]) / (2 * stats_calls.Z95)
+        return max(float(row["se"]), from_ci)
+    return from_ci
 
 
 def _cell(row: pd.Series, cmp: dict[str, Any] | None) -> dict[str, Any]:
