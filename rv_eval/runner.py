@@ -210,38 +210,38 @@ def run_grid(grid: Grid, shard: tuple[int, int] | None = None, materialize: bool
                 _run_cell(lm, grid, model, cell, plan, catalog.get(cell.task, plan.limit(cell.task)), store, grade)
                 summary.ran.append(cell.key)
                 bar.update(1)
+            del lm  # let the engine go before the next one loads
     summary.seconds = time.perf_counter() - t0
     return summary
 
 
 def _engines(grid: Grid, pending: list[Cell], in_place: bool) -> Iterator[tuple[Any, ModelSpec, list[Cell]]]:
     """Yield (live LM, model, its pending cells), loading each engine once (α sweep in place)."""
+    load = _Loader(grid)
     by_model: dict[str, list[Cell]] = {}
     for c in pending:
         by_model.setdefault(c.model, []).append(c)
     for m in grid.models:
         if m.name in by_model and not m.is_variant:
-            lm = create_lm(grid.backend.name, m.path or "", grid.backend.options)
-            yield lm, m, by_model[m.name]
-            _release(lm)
+            yield load(m.path or ""), m, by_model[m.name]
     for v in grid.vectors:
         variants = [m for m in grid.models if m.vector == v.name and m.name in by_model]
         if not variants:
             continue
         if in_place:
-            yield from _in_place(grid, v, variants, by_model)
+            yield from _in_place(grid, load, v, variants, by_model)
         else:
-            yield from _materialized(grid, v, variants, by_model)
+            yield from _materialized(grid, load, v, variants, by_model)
 
 
-def _in_place(grid: Grid, v: VectorSpec, variants: list[ModelSpec], by_model: dict[str, list[Cell]]):
+def _in_place(grid: Grid, load: _Loader, v: VectorSpec, variants: list[ModelSpec], by_model: dict[str, list[Cell]]):
     from rv_eval.merge import stream_variant
 
-    lm = create_lm(grid.backend.name, v.target, grid.backend.options)
+    lm = load(v.target)
     if not supports_in_place(lm):
         log.warning("backend %s cannot load weights in place; materializing the variants of %s", grid.backend.name, v.name)
-        _release(lm)
-        yield from _materialized(grid, v, variants, by_model)
+        del lm
+        yield from _materialized(grid, load, v, variants, by_model)
         return
     spec = merge_spec(v, [m.alpha for m in variants], grid.out / "variants" / v.name)
     for m in variants:
@@ -249,18 +249,15 @@ def _in_place(grid: Grid, v: VectorSpec, variants: list[ModelSpec], by_model: di
         lm.load_weights(stream_variant(spec, m.alpha))
         log.info("%s: weights set in place in %.2f s", m.name, time.perf_counter() - t)
         yield lm, m, by_model[m.name]
-    _release(lm)
 
 
-def _materialized(grid: Grid, v: VectorSpec, variants: list[ModelSpec], by_model: dict[str, list[Cell]]):
+def _materialized(grid: Grid, load: _Loader, v: VectorSpec, variants: list[ModelSpec], by_model: dict[str, list[Cell]]):
     from rv_eval.merge import merge_variants
 
     spec = merge_spec(v, [m.alpha for m in variants], grid.out / "variants" / v.name)
     paths = merge_variants(spec)
     for m in variants:
-        lm = create_lm(grid.backend.name, str(paths[m.alpha]), grid.backend.options)
-        yield lm, m, by_model[m.name]
-        _release(lm)
+        yield load(str(paths[m.alpha])), m, by_model[m.name]
 
 
 def merge_spec(v: VectorSpec, alphas: list[float | None], out: Path) -> Any:
@@ -271,9 +268,21 @@ def merge_spec(v: VectorSpec, alphas: list[float | None], out: Path) -> Any:
                      alphas=tuple(float(a) for a in alphas if a is not None), out=out, **v.merge)
 
 
-def _release(lm: Any) -> None:
-    del lm
-    gc.collect()
+class _Loader:
+    """Loads engines for one run; memory of the engine dropped before is reclaimed first."""
+
+    def __init__(self, grid: Grid) -> None:
+        self.grid, self.loaded = grid, False
+
+    def __call__(self, model: str) -> Any:
+        if self.loaded:
+            gc.collect()  # ~1 s with lm-eval imported, so only between engines
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        self.loaded = True
+        return create_lm(self.grid.backend.name, model, self.grid.backend.options)
 
 
 def generation_kwargs(task_kwargs: dict[str, Any], grid: Grid) -> dict[str, Any]:
