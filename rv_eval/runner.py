@@ -321,11 +321,22 @@ def _run_cell(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, plan: Plan, ts:
     t = time.perf_counter()
     resps = lm.generate_until([r for r in requests for _ in range(k)]) if requests else []
     seconds = (time.perf_counter() - t) / max(1, len(resps))
-    rows = _rows(lm, grid, model, cell, requests, resps, k, seconds, grade)
+    rows = _rows(lm, grid, model, cell, requests, resps, k, seconds, grade, _engine_token_counts(lm, len(resps)))
     df = samples_frame(rows)
     df["doc_json"] = [r["_doc_json"] for r in rows]
     store.write_cell(cell.key, {"model": cell.model, "task": cell.task, "seed": cell.seed,
                                 "fingerprint": plan.fps[cell.key]}, df)
+
+
+def _engine_token_counts(lm: Any, n: int) -> list[tuple[int, int]] | None:
+    """Exact (prompt, generated) token counts when the backend records them (vLLM's generation_log)."""
+    records = getattr(lm, "generation_log", None)
+    if not isinstance(records, list) or len(records) != n:
+        return None
+    try:
+        return [(int(r.n_prompt_tokens), int(r.n_gen_tokens)) for r in records]
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 def _count_tokens(lm: Any, text: str) -> int:
@@ -336,17 +347,19 @@ def _count_tokens(lm: Any, text: str) -> int:
 
 
 def _rows(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, requests: list[Any], resps: list[str], k: int,
-          seconds: float, grade: Grader) -> list[dict[str, Any]]:
+          seconds: float, grade: Grader, counts: list[tuple[int, int]] | None) -> list[dict[str, Any]]:
+    """One samples-table row per response (token counts from the engine, else re-tokenized)."""
     import json
 
     meta = _task_meta(cell.task)
     rows = []
     for j, req in enumerate(requests):
         doc, prompt = req.doc, req.args[0]
-        n_prompt = _count_tokens(lm, prompt)
+        n_prompt = counts[j * k][0] if counts else _count_tokens(lm, prompt)
         doc_json = json.dumps(doc, ensure_ascii=False, default=str, sort_keys=True)
         for s in range(k):
             response = resps[j * k + s]
+            n_gen = counts[j * k + s][1] if counts else _count_tokens(lm, response)
             g = grade(cell.task, doc, response)
             rows.append({
                 "grid": grid.name, "model": model.name, "vector": model.vector, "alpha": model.alpha,
@@ -355,7 +368,7 @@ def _rows(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, requests: list[Any]
                 "fold": int(doc.get("fold", -1)), "sample_idx": s, "prompt": prompt, "response": response,
                 "gold": str(doc.get("gold", "")), "extracted": g.extracted, "correct": bool(g.correct),
                 "reason": g.reason, "response_lang": response_language(response),
-                "n_prompt_tokens": n_prompt, "n_gen_tokens": _count_tokens(lm, response), "gen_seconds": seconds,
+                "n_prompt_tokens": n_prompt, "n_gen_tokens": n_gen, "gen_seconds": seconds,
                 "_doc_json": doc_json,
             })
     return rows
