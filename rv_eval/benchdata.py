@@ -138,8 +138,9 @@ def download(
     root = Path(dest) if dest else default_download_dir()
     written: list[str] = []
     todo = [s for s in select_sources(load_sources(), paths) if force or check_file(root, s) is not None]
+    zips: dict[str, bytes] = {}  # several files are members of one zip: fetch it once
     for source in tqdm(todo, desc="download", unit="file", disable=not todo):
-        data = _fetch_source(source, base_url, timeout)
+        data = _fetch_source(source, base_url, timeout, zips)
         digest = hashlib.sha256(data).hexdigest()
         if digest != source.sha256:
             raise UserError(
@@ -151,11 +152,16 @@ def download(
     return written
 
 
-def _fetch_source(source: Source, base_url: str | None, timeout: float) -> bytes:
+def _fetch_source(source: Source, base_url: str | None, timeout: float, zips: dict[str, bytes]) -> bytes:
     if base_url or not source.member:
         return _http_get(_url_for(source, base_url), timeout)
-    with zipfile.ZipFile(io.BytesIO(_http_get(source.url, timeout))) as z:
-        return z.read(source.member)
+    if source.url not in zips:
+        zips[source.url] = _http_get(source.url, timeout)
+    try:
+        with zipfile.ZipFile(io.BytesIO(zips[source.url])) as z:
+            return z.read(source.member)
+    except (zipfile.BadZipFile, KeyError) as e:
+        raise UserError(f"cannot extract {source.member!r} from {source.url}: {e}. Fix: check the pinned URL.") from e
 
 
 def _url_for(source: Source, base_url: str | None) -> str:

@@ -23,7 +23,8 @@ class Grade:
 
     reason is one of: ok, mismatch, no_answer, unclosed_think, hedged, timeout, last_number
     (correct or not, but only a bare last number was found), error, and for code:
-    test_failed, syntax_error, timeout, memory, crashed, no_code, ...
+    test_failed, syntax_error, runtime_error, timeout, memory, output_limit, crashed,
+    exited_early (left before its tests finished), no_code. See docs/grading.md.
     """
 
     correct: bool

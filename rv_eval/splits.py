@@ -98,7 +98,9 @@ def aime_csv_rows(data_dir: str | None = None) -> list[dict[str, str]]:
 def build_aime_dev(data_dir: str | None = None) -> dict[str, Any]:
     """AIME dev pools: EN = AIME 2022+2023; JA = PolyMath ja high minus copies of AIME 2024."""
     test = aime24_rows(data_dir)
-    en_ids = [r["ID"] for r in aime_csv_rows(data_dir) if r["Year"] in AIME_DEV_YEARS]
+    years = [r for r in aime_csv_rows(data_dir) if r["Year"] in AIME_DEV_YEARS]
+    en_ids = [r["ID"] for r in years if r["Answer"].strip().isdigit()]
+    excluded_en = {r["ID"]: f"answer is not one integer: {r['Answer']!r}" for r in years if r["ID"] not in en_ids}
     poly_en = read_jsonl(benchmark_file("polymath/en/high.jsonl", data_dir))
     excluded = {}
     for row in poly_en:
@@ -108,13 +110,15 @@ def build_aime_dev(data_dir: str | None = None) -> dict[str, Any]:
     ja_ids = [r["id"] for r in read_jsonl(benchmark_file("polymath/ja/high.jsonl", data_dir)) if r["id"] not in excluded]
     return {
         "rule": (
-            f"en: every row of aime_1983_2024/AIME_Dataset_1983_2024.csv with Year in {list(AIME_DEV_YEARS)}; "
+            f"en: every row of aime_1983_2024/AIME_Dataset_1983_2024.csv with Year in {list(AIME_DEV_YEARS)} "
+            "and a single integer Answer; "
             "ja: every row of polymath/ja/high.jsonl whose English parallel (polymath/en/high.jsonl, same index) "
             f"is not a copy of an aime24/test.jsonl problem (difflib ratio >= {SIMILARITY_CUTOFF} over "
             "lower-case word/number tokens)"
         ),
         "seed": None,
         "en": en_ids,
+        "excluded_en": excluded_en,
         "ja": ja_ids,
         "excluded_ja": excluded,
     }

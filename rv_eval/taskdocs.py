@@ -120,11 +120,11 @@ def gsm8k_docs(part: str, data_dir: str | None = None, **_: Any) -> list[Doc]:
 
 
 def mgsm_docs(lang: str, data_dir: str | None = None, **_: Any) -> list[Doc]:
-    """MGSM ja or its parallel English (250 each, ids mgsm-<n> shared), with cross-fitting folds."""
+    """MGSM ja or its parallel English (250 each, ids mgsm-<n> shared), with folds; "2,125" → "2125"."""
     folds = load_split("folds")["mgsm"]
     with open(benchmark_file(f"mgsm/mgsm_{lang}.tsv", data_dir), encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-    return [_doc(f"mgsm-{n}", q[1], q[0], folds[f"mgsm-{n}"]) for n, q in enumerate(rows)]
+    return [_doc(f"mgsm-{n}", q[1].replace(",", ""), q[0], folds[f"mgsm-{n}"]) for n, q in enumerate(rows)]
 
 
 def humaneval_docs(lang: str, data_dir: str | None = None, **_: Any) -> list[Doc]:

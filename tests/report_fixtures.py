@@ -18,7 +18,12 @@ def small_spec() -> SyntheticSpec:
     })
 
 
+CODE_ANSWER = "def f(x):\n    return '</pre><script>window.__pwned = 4</script>'\n"
+
+
 def small_run():
-    """(samples DataFrame, RunMeta) of the small synthetic run."""
+    """(samples DataFrame, RunMeta) of the small synthetic run; one extracted answer is multi-line code."""
     df = synthetic_samples(small_spec())
+    hit = (df["model"] == HOSTILE_MODEL) & (df["task"] == HOSTILE_TASK) & (df["doc_id"] == HOSTILE_DOC) & (df["seed"] == 0)
+    df.loc[hit, "extracted"] = CODE_ANSWER
     return df, synthetic_meta(df)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import http.server
 import re
@@ -112,3 +113,16 @@ def test_task_loader_names_the_bad_file_and_the_fix(shared_data, tmp_path, monke
 def test_unknown_path_is_a_user_error():
     with pytest.raises(UserError, match="not in the source manifest: nope/x.json"):
         benchdata.verify_dir(Path("."), ["nope/x.json"])
+
+
+def test_download_extracts_zip_members_from_the_pinned_zip(mirror, tmp_path, monkeypatch):
+    """Without --base-url, SciQ's extracted files come out of the pinned SciQ.zip (served locally here)."""
+    sources = benchdata.load_sources()
+    local = [
+        dataclasses.replace(s, url=f"{mirror}/sciq/SciQ.zip") if s.member else s
+        for s in sources
+    ]
+    monkeypatch.setattr(benchdata, "load_sources", lambda path=None: local)
+    written = benchdata.download(tmp_path, paths=["sciq/extracted"])
+    assert sorted(written) == sorted(s.path for s in sources if s.path.startswith("sciq/extracted/"))
+    assert benchdata.verify_dir(tmp_path, ["sciq/extracted"]) == []

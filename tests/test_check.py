@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +13,10 @@ import pytest
 
 from rv_eval.cli import main
 from rv_eval.errors import UserError
+from rv_eval.schema import RunMeta
 from rv_eval.stats import check, paired_compare
 from rv_eval.stats import simulate as sim
+from rv_eval.store import Store, load_samples
 
 
 def _results(seed: int = 0, drop: float = 0.0, n_q: int = 300, tasks=("gsm8k_en", "mgsm_ja")) -> pd.DataFrame:
@@ -65,6 +67,13 @@ def test_tasks_filter_and_errors():
         check(partial, "target", "same@1")
 
 
+def test_refuses_to_gate_on_a_subset_of_questions():
+    df = _results()
+    unfinished = df[~((df["model"] == "same@1") & (df["task"] == "mgsm_ja") & (df["doc_id"] > "q00200"))]
+    with pytest.raises(UserError, match="task mgsm_ja: baseline answered 300 questions, candidate 201"):
+        check(unfinished, "target", "same@1")
+
+
 def test_two_result_folders_pair_by_question_and_refuse_changed_data():
     release = _results(seed=2)
     build = _results(seed=3)  # same questions, fresh draws
@@ -77,22 +86,36 @@ def test_two_result_folders_pair_by_question_and_refuse_changed_data():
 
 
 @pytest.fixture()
-def fake_store(monkeypatch):
-    """Results folders as one parquet file each, served through `rv_eval.store.load_samples`."""
-    store = types.ModuleType("rv_eval.store")
-    store.load_samples = lambda out: pd.read_parquet(Path(out) / "samples.parquet")
-    monkeypatch.setitem(sys.modules, "rv_eval.store", store)
+def write_store():
+    """Write a samples table as a real results folder; the commands read it via `load_samples`."""
 
-    def write(path: Path, df: pd.DataFrame) -> Path:
-        path.mkdir(parents=True)
-        df.to_parquet(path / "samples.parquet")
-        return path
+    def write(out: Path, df: pd.DataFrame) -> Path:
+        cells = {f"{m}--{t}--s{s}": g for (m, t, s), g in df.groupby(["model", "task", "seed"], sort=False)}
+        store = Store(out)
+        store.write_run_meta(
+            RunMeta(
+                grid="sim",
+                grid_file_text="",
+                seeds=sorted(df["seed"].unique().tolist()),
+                sampling={},
+                backend={},
+                baseline="target",
+                models=[],
+                versions={},
+                extra={"cells": [[key, "fp"] for key in cells]},
+            )
+        )
+        for key, g in cells.items():
+            meta = {"model": g["model"].iat[0], "task": g["task"].iat[0], "seed": int(g["seed"].iat[0])}
+            store.write_cell(key, {**meta, "fingerprint": "fp"}, g)
+        assert len(load_samples(out)) == len(df)
+        return out
 
     return write
 
 
-def test_cli_exit_codes_and_outputs(fake_store, tmp_path, capsys):
-    out = fake_store(tmp_path / "run", _results(drop=0.25))
+def test_cli_exit_codes_and_outputs(write_store, tmp_path, capsys):
+    out = write_store(tmp_path / "run", _results(drop=0.25))
     verdict, md = tmp_path / "v.json", tmp_path / "v.md"
     args = [
         str(out),
@@ -117,17 +140,17 @@ def test_cli_exit_codes_and_outputs(fake_store, tmp_path, capsys):
     assert "Traceback" not in err and err.count("rv-eval: error:") == 2
 
 
-def test_cli_two_folders_prints_json(fake_store, tmp_path, capsys):
-    old = fake_store(tmp_path / "release", _results(seed=4))
-    new = fake_store(tmp_path / "build", _results(seed=5))
+def test_cli_two_folders_prints_json(write_store, tmp_path, capsys):
+    old = write_store(tmp_path / "release", _results(seed=4))
+    new = write_store(tmp_path / "build", _results(seed=5))
     argv = ["check", str(new), "--baseline-from", str(old), "--baseline", "same@1", "--margin", "0.1"]
     assert main([*argv, "--print", "json"]) == 0
     v = json.loads(capsys.readouterr().out)
     assert v["baseline_source"] == str(old) and v["candidate_source"] == str(new)
 
 
-def test_cli_stats_and_select_alpha(fake_store, tmp_path, capsys):
-    out = fake_store(tmp_path / "run", _results(drop=0.25))
+def test_cli_stats_and_select_alpha(write_store, tmp_path, capsys):
+    out = write_store(tmp_path / "run", _results(drop=0.25))
     assert main(["stats", str(out), "--baseline", "target", "--json", str(tmp_path / "s.json")]) == 0
     text = capsys.readouterr().out
     assert "| worse@1 | gsm8k_en |" in text and "holm" in text
@@ -135,7 +158,30 @@ def test_cli_stats_and_select_alpha(fake_store, tmp_path, capsys):
     assert len(saved["summary"]) == 6 and len(saved["paired"]) == 4
     assert main(["select-alpha", str(out), "--vector", "same", "--json", str(tmp_path / "a.json")]) == 0
     assert "test-only" in capsys.readouterr().out
-    assert json.loads((tmp_path / "a.json").read_text())["vector"] == "same"
+    alpha_json = json.loads((tmp_path / "a.json").read_text())
+    assert alpha_json["vector"] == "same" and alpha_json["choices"][0]["honest"]["mean"] is None
     assert main(["select-alpha", str(out), "--vector", "nope"]) == 2
     assert main(["stats", str(out), "--tasks", "gsm8k_en,nosuch"]) == 2
     assert "nosuch" in capsys.readouterr().err
+
+
+def test_exit_code_of_the_real_process(write_store, tmp_path):
+    out = write_store(tmp_path / "run", _results(drop=0.25, tasks=("gsm8k_en",)))
+    root = Path(__file__).resolve().parent.parent
+    argv = [sys.executable, "-m", "rv_eval", "check", str(out), "--baseline", "target", "--margin", "0.1"]
+    bad = subprocess.run([*argv, "--candidate", "worse@1"], cwd=root, capture_output=True, text=True)
+    assert bad.returncode == 1 and "| gsm8k_en |" in bad.stdout and "regresses" in bad.stderr
+
+
+def test_cli_pools_tasks(write_store, tmp_path, capsys):
+    df = _results(drop=0.25, n_q=40, tasks=("bbh_en_navigate", "bbh_en_snarks"))
+    out = write_store(tmp_path / "run", df)
+    assert main(["stats", str(out), "--pool", "bbh_en_all=bbh_en_*", "--baseline", "target"]) == 0
+    text = capsys.readouterr().out
+    assert "| target | bbh_en_all |" in text and "| worse@1 | bbh_en_all |" in text
+    argv = ["check", str(out), "--baseline", "target", "--candidate", "worse@1", "--margin", "0.1"]
+    assert main([*argv, "--pool", "bbh_en_all=bbh_en_*", "--tasks", "bbh_en_all"]) == 1
+    assert "| bbh_en_all | 80 |" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        main([*argv, "--pool", "no-equals-sign"])
+    assert e.value.code == 2

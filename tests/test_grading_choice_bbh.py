@@ -69,3 +69,59 @@ def test_every_bbh_gold_is_in_its_subtask_format(shared_data):
         for g in golds[:50]:
             assert grade_bbh(f"So the answer is {g}.", g, name).correct, (name, g)
     assert set(SUBTASK_FORMATS) <= {p.stem for p in (shared_data / "bbh" / "bbh").glob("*.json")}
+
+
+def _cot_exemplars(shared_data) -> list[tuple[str, str, str, str]]:
+    """(lang, subtask, CoT response, answer) of the 3-shot exemplars of BBH and BBH-ja."""
+    import re
+
+    import yaml
+
+    out = []
+    for path in sorted((shared_data / "bbh_ja" / "cot-prompts").glob("*.yaml")):
+        out += [("ja", path.stem, ex["target"], str(ex["answer"])) for ex in yaml.safe_load(path.read_text())]
+    for path in sorted((shared_data / "bbh" / "cot-prompts").glob("*.txt")):
+        for block in re.split(r"\n\nQ: ", path.read_text())[1:]:
+            answer = block.split("\nA: ", 1)[1].strip()
+            out.append(("en", path.stem, answer, re.search(r"So the answer is (.*)\.$", answer).group(1)))
+    return out
+
+
+def test_bbh_cot_exemplars_are_graded_right_and_against_other_answers_wrong(shared_data):
+    """The official CoT exemplars (27 subtasks x 3, EN and JA; JA answers are given separately)."""
+    exemplars = _cot_exemplars(shared_data)
+    assert len(exemplars) == 162
+    wrong = [(lang, sub, ans) for lang, sub, resp, ans in exemplars if not grade_bbh(resp, ans, sub, lang).correct]
+    assert wrong == []
+    pairs = [
+        (lang, sub, resp, other)
+        for (lang, sub, resp, ans), (_, sub2, _, other) in zip(exemplars, exemplars[1:], strict=False)
+        if sub == sub2 and canonical(subtask_format(sub), ans) != canonical(subtask_format(sub), other)
+    ]
+    assert len(pairs) > 60
+    assert [p for p in pairs if grade_bbh(p[2], p[3], p[1], p[0]).correct] == []
+
+
+def test_sciq_option_texts(shared_data):
+    """All 1,000 SciQ test items: answering by the correct option's text (or letter + text) is right,
+    by a distractor's text wrong (items whose distractor repeats the answer are skipped)."""
+    import random
+
+    rows = json.loads((shared_data / "sciq" / "extracted" / "test.json").read_text())
+    rng = random.Random(0)
+    bad = []
+    for r in rows:
+        opts = [r["distractor1"], r["distractor2"], r["distractor3"], r["correct_answer"]]
+        if len({o.strip().lower() for o in opts}) < 4:
+            continue
+        rng.shuffle(opts)
+        gold = "ABCD"[opts.index(r["correct_answer"])]
+        for response, expected in [
+            (f"The answer is {r['correct_answer']}.", True),
+            (f"Answer: ({gold}) {r['correct_answer']}", True),
+            (f"Based on the passage, {r['correct_answer']} is correct.", True),
+            (f"The answer is {r['distractor1']}.", False),
+        ]:
+            if grade_choice(response, gold, opts).correct is not expected:
+                bad.append((response, opts))
+    assert bad == []

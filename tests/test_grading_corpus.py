@@ -31,7 +31,7 @@ MATH_GOAL = 0.98
 
 @pytest.fixture(scope="module")
 def math_items():
-    return load("math_en", "math", "en") + load("math_ja", "math", "ja")
+    return load("math_en", "math", "en") + load("math_ja", "math", "ja") + load("math_holdout", "math") + load("math_holdout2", "math")
 
 
 def _agreement(items, judge) -> float:

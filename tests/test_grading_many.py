@@ -82,3 +82,15 @@ def test_response_language(text, lang):
 
 def test_grade_math_is_exported_and_stable():
     assert grade_math("The answer is 3", "3").reason == "ok"
+
+
+def test_response_language_on_real_text(shared_data):
+    """Japanese CoT with English names, formulas and quotes stays Japanese; English stays English."""
+    import yaml
+
+    ja = [ex["target"] for p in (shared_data / "bbh_ja" / "cot-prompts").glob("*.yaml") for ex in yaml.safe_load(p.read_text())]
+    en = [p.read_text() for p in (shared_data / "bbh" / "cot-prompts").glob("*.txt")]
+    mgsm_ja = [line.split("\t")[0] for line in (shared_data / "mgsm" / "mgsm_ja.tsv").read_text().splitlines()]
+    mgsm_en = [line.split("\t")[0] for line in (shared_data / "mgsm" / "mgsm_en.tsv").read_text().splitlines()]
+    assert {response_language(t) for t in ja + mgsm_ja} == {"ja"}
+    assert {response_language(t) for t in en + mgsm_en} == {"en"}

@@ -65,6 +65,16 @@ def test_variants_match_reference(tmp_path, arch, shards):
     assert_bit_equal(load_model(paths[0.0]), target)  # α = 0 reproduces the target bit for bit
 
 
+def test_tied_family_matches_reference(tmp_path):
+    fam = build_family(tmp_path / "fam", TinySpec(tie_word_embeddings=True), shard_sizes=(None, "90KB", None))
+    spec = MergeSpec(pre=str(fam["pre"]), post=str(fam["post"]), target=str(fam["target"]), alphas=(0.5, -2.0),
+                     out=tmp_path / "out")
+    pre, post, target = (load_model(fam[r]) for r in ("pre", "post", "target"))
+    assert "lm_head.weight" not in target
+    for alpha, folder in merge_variants(spec).items():
+        assert_bit_equal(load_model(folder), reference(pre, post, target, alpha))
+
+
 def test_stream_variant_equals_written_variant(tiny_family, tmp_path):
     spec = MergeSpec(pre=str(tiny_family["pre"]), post=str(tiny_family["post"]),
                      target=str(tiny_family["target"]), alphas=(0.7,), out=tmp_path / "out")

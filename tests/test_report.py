@@ -106,6 +106,8 @@ def test_clip_keeps_head_and_tail():
     assert out.startswith("HEAD") and out.endswith("The answer is 42.")
     assert "characters omitted" in out and len(out) < 1100
     assert clip_text("short", 1000) == "short"
+    bare = clip_text(text, 1000, marker=False)
+    assert len(bare) == 1000 and bare.startswith("HEAD") and bare.endswith("The answer is 42.")
 
 
 def test_task_base_strips_language():
@@ -116,3 +118,21 @@ def test_task_base_strips_language():
 def test_pack_roundtrip_is_deterministic():
     obj = {"a": ["</script>", "日本語", None, 1.5]}
     assert unpack(pack(obj)) == obj and pack(obj) == pack(obj)
+
+
+def test_without_baseline_or_metadata(run):
+    df, _ = run
+    blocks = _blocks(build_report(df, None))
+    summary = unpack(blocks["rv-summary"])
+    assert summary["baseline"] is None and summary["meta"] is None
+    assert all("d" not in c for r in summary["rows"] for c in r["cells"].values())
+    assert all(s["baseline"] == {} for s in summary["sweeps"])
+    assert unpack(blocks[summary["tchunks"]["gsm8k_ja"]])["base"] is None
+
+
+def test_grid_name_is_escaped_in_the_page(run):
+    df, meta = run
+    from dataclasses import replace
+
+    html = build_report(df, replace(meta, grid="<script>alert(1)</script>"))
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html

@@ -9,8 +9,9 @@ from urllib.parse import quote
 import pytest
 
 from rv_eval import atomicio
-from rv_eval.report import build_report
+from rv_eval.report import ReportOptions, build_report
 from tests.report_fixtures import (
+    CODE_ANSWER,
     HOSTILE_DOC,
     HOSTILE_MODEL,
     HOSTILE_TASK,
@@ -103,6 +104,9 @@ def test_leaderboard_renders_and_sorts(opened):
     p.click("#lb th[data-key='t:gsm8k_en']")
     asc = _values(p, "t:gsm8k_en")
     assert asc == sorted(asc)
+    p.focus("#lb th[data-key='model']")
+    p.keyboard.press("Enter")
+    assert _column(p, "t:gsm8k_en") == sorted(_column(p, "t:gsm8k_en"))
     assert p.locator("#lb td.best[data-col='t:gsm8k_en']").count() >= 1
     best = p.locator("#lb td.best[data-col='t:gsm8k_en']").first.text_content()
     assert float(best.split()[0].replace("±", "")) == max(asc)
@@ -134,6 +138,7 @@ def test_deep_link_shows_script_response_as_text(opened):
     assert row.count() == 1
     responses = p.locator("#dq tr.detail pre.response")
     assert SCRIPT_RESPONSE in responses.all_text_contents()
+    assert p.locator("#dq tr.detail pre.extracted").all_text_contents() == [CODE_ANSWER]
     assert p.locator("#dq tr.detail pre.response b, #dq tr.detail pre.response script, #dq img").count() == 0
 
 
@@ -144,6 +149,9 @@ def test_hash_change_follows_link_and_textarea_is_text(opened):
     p.wait_for_selector("#dq tr.q.target[data-doc='aime24-0001']")
     assert TEXTAREA_RESPONSE in p.locator("#dq tr.detail pre.response").all_text_contents()
     assert p.locator("textarea").count() == 0
+    p.evaluate(f"location.hash = '#m={quote(HOSTILE_MODEL)}&t=aime24_en&q=no-such-question'")
+    p.wait_for_function("document.getElementById('dinfo').textContent.includes('no-such-question')")
+    assert p.locator("#dq tr.q.target").count() == 0
 
 
 def test_filters_narrow_questions(opened):
@@ -175,3 +183,45 @@ def test_screenshot_for_review(opened, tmp_path):
     shot = Path(os.environ.get("RV_REPORT_SCREENSHOT", tmp_path / "report.png"))
     p.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
+
+
+def test_shortened_response_shows_head_gap_and_tail(browser, tmp_path):
+    df, meta = small_run()
+    path = tmp_path / "short.html"
+    atomicio.write_text(path, build_report(df, meta, options=ReportOptions(max_response_chars=100, min_response_chars=100)))
+    page = Page(browser, path.as_uri() + f"#m={quote(HOSTILE_MODEL)}&t=aime24_ja&q=aime24-0002")
+    p = page.page
+    pre = p.locator("#dq tr.detail pre.response").first
+    full = df[(df.model == HOSTILE_MODEL) & (df.task == "aime24_ja") & (df.doc_id == "aime24-0002")]["response"].iloc[0]
+    assert len(full) > 100
+    text = pre.text_content()
+    assert text.endswith(full[-100:]) and f"{len(full) - 100:,} characters left out" in text
+    assert "shortened" in p.locator("#dinfo").text_content()
+    page.check_clean(path.as_uri())
+
+
+def test_page_without_baseline_or_metadata(browser, tmp_path):
+    df, _ = small_run()
+    path = tmp_path / "plain.html"
+    atomicio.write_text(path, build_report(df, None))
+    page = Page(browser, path.as_uri())
+    p = page.page
+    assert p.locator("#lb tbody tr").count() == df["model"].nunique()
+    assert p.locator("#lb span.up, #lb span.down").count() == 0
+    assert "flip" not in p.locator("#dq thead").text_content()
+    assert "No run metadata" in p.locator("#metabody").text_content()
+    page.check_clean(path.as_uri())
+
+
+def test_ties_are_not_highlighted_and_long_metadata_folds(browser, tmp_path):
+    df, meta = small_run()
+    df = df.assign(correct=False)
+    meta.extra["cells"] = [[f"cell-{i}", "fp"] for i in range(20)]
+    path = tmp_path / "ties.html"
+    atomicio.write_text(path, build_report(df, meta))
+    page = Page(browser, path.as_uri())
+    p = page.page
+    assert p.locator("#lb td.num[data-col]").count() > 0
+    assert p.locator("#lb td.best[data-col]").count() == 0
+    assert p.locator("#metabody details summary", has_text="20 entries").count() == 1
+    page.check_clean(path.as_uri())

@@ -44,6 +44,9 @@ def test_dev_pool_chooses_alpha_and_reports_its_test_score():
     assert c.test.ci_low < 0.6 < c.test.ci_high
     assert (c.naive_alpha, c.naive.mean, c.optimism) == (1.0, pytest.approx(0.8), pytest.approx(0.2))
     assert c.selection_scores == {0.0: pytest.approx(0.4), 0.5: pytest.approx(0.7), 1.0: pytest.approx(0.6)}
+    row = select_alpha(df, "v").per_task.iloc[0]
+    assert (row["task"], row["method"], row["alpha"]) == ("gsm8k_en", "dev", 0.5)
+    assert (row["test_mean"], row["test_ci_low"]) == (pytest.approx(0.6), pytest.approx(c.test.ci_low))
 
 
 def test_ties_go_to_the_smaller_abs_alpha():
@@ -85,6 +88,10 @@ def test_macro_picks_one_alpha_for_the_task_set():
     assert c.naive_alpha == 0.5 and c.naive.mean == pytest.approx(0.55)
     json.dumps(sel.to_dict())
     assert list(sel.to_frame()["scope"]) == ["macro"]
+    per_task = sel.per_task.set_index("task")
+    assert list(per_task.index) == ["a_en", "b_en"] and set(per_task["alpha"]) == {1.0}
+    assert per_task.loc["b_en", "test_mean"] == pytest.approx(0.4)
+    assert per_task.loc["a_en", "honest_mean"] == pytest.approx(0.5)
     only_b = select_alpha(df, "v", tasks=["b_en"], macro=True).choices[0]
     assert only_b.tasks == ["b_en"] and only_b.alpha == 0.5
 
@@ -117,3 +124,13 @@ def test_cross_fitting_removes_the_optimism_of_best_on_test():
     se = np.std(np.array(honest) - truth, ddof=1) / np.sqrt(reps)
     assert gap_naive > 0.03
     assert abs(gap_honest) < 3 * se + 0.005
+
+
+def test_alpha_on_fewer_questions_does_not_compete(caplog):
+    df = _table(test={0.0: _acc(5), 0.5: _acc(6), 1.0: _acc(9)}, dev={0.0: _acc(4), 0.5: _acc(5)})
+    partial = _variant(
+        [1, 1, 1], 1.0, "gsm8k_en_dev", split="dev", serves="gsm8k_en"
+    )  # 3 of 10 dev questions
+    c = select_alpha(pd.concat([df, partial], ignore_index=True), "v").choices[0]
+    assert c.alpha == 0.5 and set(c.selection_scores) == {0.0, 0.5} and c.n_questions == 10
+    assert "cover fewer questions" in caplog.text

@@ -7,12 +7,12 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats as st
 from scipy.special import comb
+from statsmodels.stats.proportion import proportion_confint
 
 from rv_eval.errors import UserError
 from rv_eval.schema import samples_frame
-from rv_eval.stats import SUMMARY_COLUMNS, clustered_ci, pass_at_k, summarize
+from rv_eval.stats import SUMMARY_COLUMNS, clustered_ci, pass_at_k, proportion_ci, summarize
 from rv_eval.stats import simulate as sim
 
 
@@ -72,8 +72,9 @@ def test_summary_numbers_by_hand(hand_table):
     se = per_q.std(ddof=1) / math.sqrt(3)
     assert r["mean"] == pytest.approx(per_q.mean())
     assert r["se"] == pytest.approx(se)
-    assert r["ci_high"] == pytest.approx(min(1.0, per_q.mean() + st.t.ppf(0.975, 2) * se))
-    assert r["ci_low"] == pytest.approx(max(0.0, per_q.mean() - st.t.ppf(0.975, 2) * se))
+    n_eff = per_q.mean() * (1 - per_q.mean()) / se**2  # responses / design effect
+    lo, hi = proportion_confint(per_q.mean() * n_eff, n_eff, alpha=0.05, method="wilson")
+    assert (r["ci_low"], r["ci_high"]) == pytest.approx((lo, hi))
     assert (r["n_questions"], r["n_seeds"], r["n_samples"], r["k"]) == (3, 2, 12, 4)
     seed_acc = [np.mean([1.0, 0.5, 0.5]), np.mean([1.0, 0.0, 0.5])]
     assert r["seed_sd"] == pytest.approx(np.std(seed_acc, ddof=1))
@@ -104,7 +105,7 @@ def test_summary_agrees_with_core_on_simulated_table():
     p = sim.difficulty(rng, 40, mean=0.3, icc=0.6)
     y = sim.outcomes(rng, p, n_seeds=4)
     s = summarize(sim.frame(y, model="m", task="t")).iloc[0]
-    mean, se, lo, hi = clustered_ci(y.mean(axis=(1, 2)), bounds=(0, 1))
+    mean, se, lo, hi = proportion_ci(y.mean(axis=(1, 2)))
     assert (s["mean"], s["se"], s["ci_low"], s["ci_high"]) == pytest.approx((mean, se, lo, hi))
 
 
@@ -121,16 +122,33 @@ def _naive_ci(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return m - half, m + half
 
 
-@pytest.mark.parametrize(("n_q", "n_seeds", "mean", "icc"), [(30, 8, 0.5, 0.5), (100, 4, 0.3, 0.3)])
+def _coverage(lo, hi, truth) -> float:
+    return float(np.mean((lo <= truth) & (truth <= hi)))
+
+
+COVERAGE_CASES = [(30, 8, 0.5, 0.5), (100, 4, 0.3, 0.3), (30, 8, 0.15, 0.5), (250, 1, 0.1, 0.3)]
+
+
+@pytest.mark.parametrize(("n_q", "n_seeds", "mean", "icc"), COVERAGE_CASES)
 def test_clustered_ci_covers_95_percent_and_naive_does_not(n_q, n_seeds, mean, icc):
     reps = 4000
-    rng = np.random.default_rng(123)
+    rng = np.random.default_rng(1)
     p = sim.difficulty(rng, reps * n_q, mean, icc).reshape(reps, n_q)
     y = rng.random((reps, n_q, n_seeds)) < p[..., None]
-    _, _, lo, hi = clustered_ci(y.mean(axis=-1))
-    cover = np.mean((lo <= mean) & (mean <= hi))
-    mc = 3 * math.sqrt(0.95 * 0.05 / reps)  # 3 Monte-Carlo standard errors
-    assert abs(cover - 0.95) < mc + 0.01, cover  # + 0.01 for the t-interval's small-sample bias
-    nlo, nhi = _naive_ci(y[..., None].astype(float))
-    naive_cover = np.mean((nlo <= mean) & (mean <= nhi))
-    assert naive_cover < 0.90, naive_cover  # far outside the Monte-Carlo band
+    _, _, lo, hi = proportion_ci(y.mean(axis=-1))
+    band = 3 * math.sqrt(0.95 * 0.05 / reps) + 0.005  # 3 Monte-Carlo standard errors
+    assert abs(_coverage(lo, hi, mean) - 0.95) < band
+    if n_seeds > 1:  # the wrong method: every response counted as independent
+        nlo, nhi = _naive_ci(y[..., None].astype(float))
+        assert _coverage(nlo, nhi, mean) < 0.90
+
+
+def test_t_interval_undercovers_at_low_accuracy():
+    """Why accuracies get the Wilson interval: AIME-like 15% over 30 questions x 8 seeds."""
+    reps, n_q, mean = 4000, 30, 0.15
+    rng = np.random.default_rng(1)
+    p = sim.difficulty(rng, reps * n_q, mean, 0.5).reshape(reps, n_q)
+    y = (rng.random((reps, n_q, 8)) < p[..., None]).mean(-1)
+    _, _, tlo, thi = clustered_ci(y, bounds=(0, 1))
+    _, _, wlo, whi = proportion_ci(y)
+    assert _coverage(tlo, thi, mean) < 0.93 < _coverage(wlo, whi, mean)

@@ -18,7 +18,7 @@ ISSUE_TASKS = [
     "demo_en", "demo_ja", "demo_dev_en", "demo_dev_ja",
 ]
 COUNTS = {
-    "aime24_en": 30, "aime24_ja": 30, "aime24_ja_plain": 30, "aime_dev_en": 59, "aime_dev_ja": 110, "gsm8k_en": 1319, "gsm8k_dev_en": 500,
+    "aime24_en": 30, "aime24_ja": 30, "aime24_ja_plain": 30, "aime_dev_en": 58, "aime_dev_ja": 110, "gsm8k_en": 1319, "gsm8k_dev_en": 500,
     "gsm8k_ja": 250, "mgsm_en": 250, "humaneval_en": 164, "humaneval_ja": 164, "sciq_en": 1000,
     "sciq_dev_en": 1000, "demo_en": 24, "demo_ja": 24, "demo_dev_en": 16, "demo_dev_ja": 16,
     "bbh_en": 5208, "bbh_dev_en": 1303, "bbh_ja": 5208, "bbh_zs_dev_ja": 1303,
@@ -78,6 +78,12 @@ def test_docs_of_every_task(name, shared_data):
         assert {d["fold"] for d in docs} == {0, 1, 2, 3, 4}
 
 
+@pytest.mark.parametrize("name", ["aime24_en", "aime24_ja", "aime_dev_en", "gsm8k_en", "gsm8k_dev_en", "gsm8k_ja",
+                                  "mgsm_en", "demo_ja"])
+def test_numeric_golds_are_plain_integers(name):
+    assert all(d["gold"].lstrip("-").isdigit() for d in tasks.load_docs(name)), name
+
+
 def test_prompts_render_in_the_task_language():
     en = tasks.load_docs("gsm8k_en")[0]["query"]
     ja = tasks.load_docs("gsm8k_ja")[0]["query"]
@@ -129,6 +135,7 @@ def test_generated_yamls_are_up_to_date():
     assert r.returncode == 0, r.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.integration
 def test_lm_eval_validate_finds_every_task():
     names = ",".join(tasks.list_tasks())
@@ -142,13 +149,12 @@ def test_lm_eval_validate_finds_every_task():
 
 @pytest.mark.integration
 def test_lm_eval_builds_every_task_and_renders_real_docs(shared_data):
-    from lm_eval.tasks import TaskManager, get_task_dict
+    from lm_eval.tasks import TaskManager
 
     tm = TaskManager(include_path=str(TASKS_DIR), include_defaults=False)
-    built = get_task_dict([t for t in tasks.list_tasks() if not tasks.task_meta(t).get("group")], tm)
-    flat = {}
-    for key, val in built.items():
-        flat.update(val if isinstance(val, dict) else {key: val})
+    loaded = tm.load([t for t in tasks.list_tasks() if not tasks.task_meta(t).get("group")])
+    flat = loaded["tasks"]
+    assert sorted(loaded["groups"]) == sorted(t for t in tasks.list_tasks() if tasks.task_info(t).is_group)
     assert len(flat) == len([t for t in tasks.list_tasks() if not tasks.task_info(t).is_group])
     for name, task in flat.items():
         doc = task.test_docs()[0]
@@ -189,3 +195,30 @@ def test_grade_response_credits_the_gold_answer(name):
         right, wrong = f"The answer is \\boxed{{{doc['gold']}}}.", "The answer is \\boxed{zzz}."
     assert tasks.grade_response(name, doc, right).correct
     assert not tasks.grade_response(name, doc, wrong).correct
+
+
+@pytest.mark.integration
+def test_lm_eval_metadata_data_dir_reaches_the_loader(tmp_path):
+    from lm_eval.tasks import TaskManager
+
+    tm = TaskManager(include_path=str(TASKS_DIR), include_defaults=False, metadata={"data_dir": str(tmp_path)})
+    with pytest.raises(UserError, match=r"benchmark file mgsm/mgsm_ja.tsv: .*does not exist"):
+        tm.load(["gsm8k_ja"])
+
+
+@pytest.mark.parametrize(
+    "name", ["aime24_en", "aime24_ja", "aime_dev_en", "gsm8k_en", "gsm8k_dev_en", "gsm8k_ja", "mgsm_en",
+             "sciq_en", "sciq_dev_en", "bbh_en", "bbh_dev_en", "demo_en", "demo_dev_ja"],
+)
+def test_every_gold_is_credited_when_stated(name):
+    """Docs and graders agree: a response stating the gold answer is graded correct for every doc."""
+    pytest.importorskip("rv_eval.grading", reason="rv_eval.grading lands on main with the grading issue")
+    info = tasks.task_info(name)
+    for d in tasks.load_docs(name):
+        if info.kind == "bbh":
+            response = f"So the answer is {d['gold']}."
+        elif info.lang == "ja":
+            response = f"よって答えは \\boxed{{{d['gold']}}} です。"
+        else:
+            response = f"So the answer is \\boxed{{{d['gold']}}}."
+        assert tasks.grade_response(name, d, response).correct, (d["id"], d["gold"])

@@ -175,6 +175,7 @@ def test_inplace_alpha_equals_materialized_variant(engine):
 def test_partial_weight_stream_is_refused(engine):
     assert engine["partial_error"] is not None
     assert "unset" in engine["partial_error"] and "Fix:" in engine["partial_error"]
+    assert engine["closed"]
 
 
 @pytest.mark.slow
@@ -186,6 +187,7 @@ def test_k_samples_in_one_request_and_seed_determinism(engine):
     assert len(set(engine["sampled_a"])) > 1  # k different samples
     assert engine["sampled_b"] == engine["sampled_a"]  # same seed => same samples
     assert engine["sampled_seed8"] != engine["sampled_a"]
+    assert engine["sampled_kw_seed8"] == engine["sampled_seed8"]  # gen_kwargs["seed"] = grid seed
     assert all(0 < n <= 12 for n in engine["n_gen_tokens"])
     assert len(set(engine["n_prompt_tokens"])) == 1 and engine["n_prompt_tokens"][0] > 5
 
@@ -208,3 +210,92 @@ def test_lm_eval_repeats_become_one_request_with_n(engine):
     assert all(len(r) == 3 for r in rep["resps"])
     assert all(len(set(r)) > 1 for r in rep["resps"])  # every sample scored, not the first thrice
     assert all("<|im_start|>user" in p for p in rep["prompts"])  # chat template applied
+
+
+def _fake_backend(**opts):
+    """A VLLMBackend without an engine, for its post-processing only."""
+    from rv_eval.backends.vllm import VLLMBackend
+
+    lm = VLLMBackend.__new__(VLLMBackend)
+    lm.think_tags = parse_think_tags(opts.get("think_tags", "<think>,</think>"))
+    lm.answer_only = opts.get("answer_only", False)
+    lm.defer_stops = opts.get("defer_stops", False)
+    return lm
+
+
+def _output(*texts):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(outputs=[SimpleNamespace(text=t, token_ids=list(range(len(t))), finish_reason="stop")
+                                    for t in texts])
+
+
+@pytest.mark.parametrize(
+    ("opts", "text", "returned", "answer"),
+    [
+        ({}, "<think>a\n\nb</think>42", "<think>a\n\nb</think>42", "42"),
+        ({"answer_only": True}, "<think>a</think> 42", " 42", " 42"),
+        ({"answer_only": True}, "<think>never closed", "", ""),
+        # stops deferred past the trace: "\n\n" inside the trace stays, the answer is cut at it
+        ({"defer_stops": True}, "<think>a\n\nb</think>42\n\nQ: next", "<think>a\n\nb</think>42", "42"),
+        ({"think_tags": "none", "answer_only": True}, "<think>a</think>42", "<think>a</think>42",
+         "<think>a</think>42"),
+    ],
+)
+def test_record_keeps_full_text_and_splits_trace(opts, text, returned, answer):
+    lm = _fake_backend(**opts)
+    prep = {"greedy": False, "until": ["\n\n", "<|im_end|>"], "seed": 5, "prompt_ids": [1, 2, 3]}
+    rec = lm._record("ctx", prep, _output("other", text), sample_idx=1)
+    assert (rec.returned, rec.answer, rec.sample_idx, rec.seed) == (returned, answer, 1, 5)
+    assert rec.n_prompt_tokens == 3 and rec.n_gen_tokens == len(text)
+    if not opts.get("defer_stops"):
+        assert rec.text == text  # nothing stripped
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+@pytest.mark.vllm
+def test_rv_eval_run_grid_on_vllm_in_place(tiny_family, tmp_path):
+    """`rv-eval run` with `backend: vllm`: an α sweep in one engine, k samples, two seeds, resume."""
+    pytest.importorskip("vllm")
+    from rv_eval.store import load_samples
+
+    fam, out = tiny_family, tmp_path / "out"
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(
+        f"name: vgrid\nout: {out}\nmodels:\n"
+        f"  - vector: {{name: vec, pre: {fam['pre']}, post: {fam['post']}, target: {fam['target']}, "
+        "alphas: [0, 0.5]}\n"
+        "tasks: [{name: demo_en, limit: 2}]\nseeds: [0, 1]\n"
+        "sampling: {temperature: 1.0, max_gen_toks: 8, samples: 3}\n"
+        "backend: {name: vllm, dtype: bfloat16, max_model_len: 256, enforce_eager: true}\n")
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "rv_eval", "run", "--model-grid", str(grid), "--no-progress"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    df = load_samples(out)
+    assert len(df) == 2 * 2 * 2 * 3  # α-variants × seeds × questions × samples
+    assert sorted(df["sample_idx"].unique()) == [0, 1, 2]
+    per_q = df.groupby(["model", "seed", "doc_id"])["response"].nunique()
+    assert (per_q > 1).all()  # k distinct samples, not one sample k times
+    key = ["model", "doc_id", "sample_idx"]
+    s0 = df[df.seed == 0].sort_values(key)["response"].tolist()
+    s1 = df[df.seed == 1].sort_values(key)["response"].tolist()
+    assert s0 != s1
+    again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and len(load_samples(out)) == len(df)  # resume: nothing new
+
+
+@pytest.mark.slow
+@pytest.mark.vllm
+def test_user_errors_before_any_engine_starts(tmp_path):
+    pytest.importorskip("vllm")
+    from rv_eval.backends.vllm import VLLMBackend
+    from rv_eval.errors import UserError
+
+    with pytest.raises(UserError, match="does not exist"):
+        VLLMBackend(str(tmp_path / "nope"))
+    with pytest.raises(UserError, match="data_parallel_size"):
+        VLLMBackend(str(tmp_path), data_parallel_size=2)
+    with pytest.raises(UserError, match="colour"):
+        VLLMBackend(str(tmp_path), colour="red")

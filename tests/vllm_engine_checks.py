@@ -48,10 +48,10 @@ def _greedy(lm, contexts: list[str]) -> list[str]:
     return lm.generate_until([Instance("generate_until", {}, (c, kw), i) for i, c in enumerate(contexts)])
 
 
-def _sampled(lm, context: str, k: int) -> tuple[list[str], list]:
+def _sampled(lm, context: str, k: int, **extra) -> tuple[list[str], list]:
     from lm_eval.api.instance import Instance
 
-    kw = {"until": ["<|im_end|>"], "max_gen_toks": 12, "do_sample": True, "temperature": 1.0}
+    kw = {"until": ["<|im_end|>"], "max_gen_toks": 12, "do_sample": True, "temperature": 1.0, **extra}
     out = lm.generate_until([Instance("generate_until", {}, (context, kw), 0) for _ in range(k)])
     return out, list(lm.generation_log)
 
@@ -84,13 +84,13 @@ def _lm_eval_repeats(lm, task_dir: str) -> dict:
 
 def main(family: str, alpha_dir: str, task_dir: str, out_path: str) -> None:
     """Start one engine on the materialized variant and run every check."""
-    from rv_eval.backends.vllm import VLLMBackend
+    from rv_eval.backends import create_lm
     from rv_eval.errors import UserError
 
     res: dict = {}
     t0 = time.perf_counter()
-    lm = VLLMBackend(alpha_dir, dtype="bfloat16", seed=7, max_model_len=256, gpu_memory_utilization=0.3,
-                     enforce_eager=True)
+    lm = create_lm("vllm", alpha_dir, {"dtype": "bfloat16", "seed": 7, "max_model_len": 256,
+                                       "enforce_eager": True})
     res["engine_start_s"] = time.perf_counter() - t0
     contexts = [lm.apply_chat_template([{"role": "user", "content": p}]) for p in PROMPTS]
     res["context0"] = contexts[0]
@@ -106,6 +106,7 @@ def main(family: str, alpha_dir: str, task_dir: str, out_path: str) -> None:
     lm.set_seed(8)
     res["sampled_seed8"], _ = _sampled(lm, contexts[0], 4)
     lm.set_seed(7)
+    res["sampled_kw_seed8"], _ = _sampled(lm, contexts[0], 4, seed=8)  # the runner's way
     lm.llm.generate = type(lm.llm).generate.__get__(lm.llm)
 
     res["load_target"] = lm.load_weights(read_checkpoint(Path(family) / "target").items())
@@ -130,6 +131,8 @@ def main(family: str, alpha_dir: str, task_dir: str, out_path: str) -> None:
         res["partial_error"] = None
     except UserError as e:
         res["partial_error"] = str(e)
+    lm.close()
+    res["closed"] = lm.llm is None
     Path(out_path).write_text(json.dumps(res, ensure_ascii=False, indent=1))
 
 

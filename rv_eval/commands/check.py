@@ -8,12 +8,15 @@ import json
 from rv_eval import atomicio
 from rv_eval.errors import CheckFailed, UserError
 from rv_eval.stats import check, load_results
-from rv_eval.stats.loading import csv_list
+from rv_eval.stats.loading import csv_list, parse_pool
+from rv_eval.stats.pooling import apply_pools
+from rv_eval.stats.tables import jsonable
 
 EXAMPLES = """\
 examples:
   rv-eval check runs/grid --baseline target --candidate s1vec@0.5
   rv-eval check runs/grid --baseline target --candidate s1vec@0.5 --margin 0.03 --tasks gsm8k_en,mgsm_ja
+  rv-eval check runs/grid --baseline target --candidate s1vec@0.5 --pool 'bbh_en_all=bbh_en_*' --tasks bbh_en_all
   rv-eval check runs/new --baseline-from runs/release --baseline s1vec@0.5 --json verdict.json
 exit codes: 0 pass, 1 regression, 2 error
 """
@@ -45,9 +48,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--tasks", type=csv_list, help="comma-separated test tasks (default: all of the baseline's)"
     )
+    p.add_argument(
+        "--pool",
+        action="append",
+        type=parse_pool,
+        metavar="NAME=PATTERN",
+        help="also score the test tasks matching PATTERN as one task NAME (repeatable)",
+    )
     p.add_argument("--json", metavar="FILE", help="write the JSON verdict here")
     p.add_argument("--markdown", metavar="FILE", help="write the markdown summary here")
-    p.add_argument("--print", choices=["markdown", "json"], default="markdown", dest="print_format")
+    p.add_argument(
+        "--print",
+        choices=["markdown", "json"],
+        default="markdown",
+        dest="print_format",
+        help="what to print on stdout (default: markdown)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap draws")
     p.set_defaults(func=run)
 
@@ -57,8 +73,8 @@ def run(args: argparse.Namespace) -> int:
     candidate = args.candidate or (args.baseline if args.baseline_from else None)
     if candidate is None:
         raise UserError("--candidate is missing. Fix: name the candidate model, or use --baseline-from.")
-    df = load_results(args.out)
-    base_df = load_results(args.baseline_from) if args.baseline_from else None
+    df = apply_pools(load_results(args.out), args.pool)
+    base_df = apply_pools(load_results(args.baseline_from), args.pool) if args.baseline_from else None
     verdict = check(
         df,
         args.baseline,
@@ -70,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     )
     verdict.baseline_source = args.baseline_from or args.out
     verdict.candidate_source = args.out
-    text = json.dumps(verdict.to_dict(), indent=2, ensure_ascii=False)
+    text = json.dumps(jsonable(verdict.to_dict()), indent=2, ensure_ascii=False, allow_nan=False)
     if args.json:
         atomicio.write_text(args.json, text + "\n")
     if args.markdown:

@@ -52,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--vector-dtype", choices=["float32", "bfloat16", "float16"], default=None,
                    help="dtype of the saved vector (default float32)")
     p.add_argument("--max-shard-size", help="largest output shard, e.g. 5GB (default)")
-    p.add_argument("--chunk-elems", type=int, help="elements per streamed chunk (memory bound; default 4194304)")
+    p.add_argument("--chunk-elems", type=int, help="elements per streamed chunk (memory bound; default 262144)")
     p.add_argument("--force", action="store_true", default=None, help="redo α-variants that are already complete")
     p.set_defaults(func=run)
 

@@ -21,8 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "report",
         help="write the leaderboard-style HTML report of a run",
-        description="Write one self-contained HTML file (leaderboard with CIs and significance markers, "
-        "α-sweep charts, per-question drill-down, run metadata) from a run folder.",
+        description="Write one self-contained HTML file from a run folder: leaderboard with CIs and\n"
+        "significance markers, α-sweep charts, per-question drill-down, run metadata.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -31,9 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", metavar="PATH", help="HTML file to write (default: reports/<OUT name>.html)")
     p.add_argument("--max-response-chars", type=int, default=6000, metavar="N",
                    help="longest response kept whole; longer ones keep head and tail (default: 6000)")
-    p.add_argument("--response-budget", type=int, default=120_000_000, metavar="CHARS",
-                   help="all responses together stay under this many characters; the per-response cap "
-                   "shrinks to fit (default: 120000000, about 50 MB of HTML)")
+    p.add_argument("--response-budget", type=int, default=100_000_000, metavar="CHARS",
+                   help="all responses together stay under this many characters: the per-response cap "
+                   "shrinks to fit, never below 40 (default: 100000000)")
     p.set_defaults(func=run)
 
 
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--max-response-chars and --response-budget must be positive. Fix: pass a number ≥ 1.")
     output = Path(args.output) if args.output else Path("reports") / f"{Path(args.out).resolve().name}.html"
     opts = ReportOptions(max_response_chars=args.max_response_chars, response_budget_chars=args.response_budget,
-                         min_response_chars=min(160, args.max_response_chars))
+                         min_response_chars=min(40, args.max_response_chars))
     path = write_report(args.out, output, baseline=args.baseline, options=opts)
     print(f"{path}  ({path.stat().st_size / 1e6:.1f} MB)")
     return 0

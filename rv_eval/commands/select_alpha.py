@@ -7,7 +7,7 @@ import argparse
 from rv_eval import atomicio
 from rv_eval.stats import load_results, select_alpha
 from rv_eval.stats.loading import csv_list
-from rv_eval.stats.tables import format_selection
+from rv_eval.stats.tables import format_selection, jsonable
 
 EXAMPLES = """\
 examples:
@@ -44,5 +44,5 @@ def run(args: argparse.Namespace) -> int:
     selection = select_alpha(load_results(args.out), args.vector, tasks=args.tasks, macro=args.macro)
     print(format_selection(selection))
     if args.json:
-        atomicio.write_json(args.json, selection.to_dict())
+        atomicio.write_json(args.json, jsonable(selection.to_dict()), allow_nan=False)
     return 0

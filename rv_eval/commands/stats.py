@@ -6,14 +6,16 @@ import argparse
 
 from rv_eval import atomicio
 from rv_eval.stats import load_results, paired_compare, summarize
-from rv_eval.stats.loading import csv_list, filter_tasks
-from rv_eval.stats.tables import format_paired, format_summary
+from rv_eval.stats.loading import csv_list, filter_tasks, parse_pool
+from rv_eval.stats.pooling import apply_pools
+from rv_eval.stats.tables import format_paired, format_summary, jsonable
 
 EXAMPLES = """\
 examples:
   rv-eval stats runs/demo
   rv-eval stats runs/grid --baseline target --correction bh --json runs/grid/stats.json
   rv-eval stats runs/grid --baseline target --tasks aime24_ja,aime24_en
+  rv-eval stats runs/grid --baseline target --pool 'bbh_en_all=bbh_en_*'
 """
 
 
@@ -35,6 +37,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--baseline", help="model name to compare every other model with")
     p.add_argument("--correction", choices=["holm", "bh", "none"], default="holm", help="default: holm")
     p.add_argument("--tasks", type=csv_list, help="comma-separated task names (default: all)")
+    p.add_argument(
+        "--pool",
+        action="append",
+        type=parse_pool,
+        metavar="NAME=PATTERN",
+        help="also score the test tasks matching PATTERN as one task NAME (repeatable)",
+    )
     p.add_argument("--json", metavar="FILE", help="also write the tables as JSON")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap / permutation draws")
     p.set_defaults(func=run)
@@ -42,15 +51,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the summary (and paired) tables; optionally write them as JSON."""
-    df = load_results(args.out)
+    df = apply_pools(load_results(args.out), args.pool)
     df = filter_tasks(df, args.tasks)
     summary = summarize(df)
     print(format_summary(summary))
-    result = {"summary": summary.to_dict(orient="records")}
+    result = {"summary": jsonable(summary)}
     if args.baseline:
         paired = paired_compare(df, args.baseline, correction=args.correction, seed=args.seed)
         print(format_paired(paired))
-        result["paired"] = paired.to_dict(orient="records")
+        result["paired"] = jsonable(paired)
     if args.json:
-        atomicio.write_json(args.json, result, default=str)
+        atomicio.write_json(args.json, result, allow_nan=False)
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from rv_eval.errors import UserError
 from rv_eval.merge.spec import parse_alphas
@@ -42,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--tensors", action="store_true", help="table rows per tensor instead of per layer")
     s.add_argument("--json", action="store_true", help="print the full statistics as JSON instead of a table")
     s.set_defaults(func=run_stats)
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    p.set_defaults(func=lambda args: (p.print_help(sys.stderr), 2)[1])
 
 
 def run_stats(args: argparse.Namespace) -> int:

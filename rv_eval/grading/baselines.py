@@ -34,10 +34,10 @@ def flexible_extract_correct(response: str, gold: str) -> bool:
 def math_verify_correct(response: str, gold: str, timeout_s: int | None = 5) -> bool:
     """Plain math-verify with its default extraction on the whole response."""
     from math_verify import parse, verify
+    from math_verify.errors import TimeoutException  # a BaseException, not an Exception
 
     try:
-        return bool(verify(parse(str(gold), parsing_timeout=timeout_s), parse(str(response), parsing_timeout=timeout_s), timeout_seconds=timeout_s))
-    except BaseException as e:  # noqa: BLE001 (math-verify's TimeoutException is a BaseException)
-        if isinstance(e, KeyboardInterrupt | SystemExit):
-            raise
+        gold_parsed = parse(str(gold), parsing_timeout=timeout_s)
+        return bool(verify(gold_parsed, parse(str(response), parsing_timeout=timeout_s), timeout_seconds=timeout_s))
+    except (Exception, TimeoutException):
         return False

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rv_eval.grading.numbers import KANJI_NUMBER_RE, strip_separators
+from rv_eval.grading.numbers import EN_NUMBER_WORDS_RE, KANJI_NUMBER_RE, strip_separators
 
 #: Only this many trailing characters of a response are searched (the final answer is at the end).
 TAIL_CHARS = 20_000
@@ -24,6 +24,7 @@ class Candidate:
     span: str
     source: str  # boxed | marker | bold | conclusion | last_number
     hedged: bool = False
+    alternatives: tuple[str, ...] = ()  # other boxed answers of the final paragraph
 
 
 _STRONG = {
@@ -35,6 +36,7 @@ _STRONG = {
     ],
     "ja": [
         r"最終的な(?:答え|解答|回答|結果)(?:は|:|：|=)?",
+        r"正しくは|正しい答えは|答案(?:是|为|為|:|：)|最终答案(?:是|为|:|：)?",
         r"(?:答え|答|解答|回答|正解)\s*(?:は|:|：|=|＝)",
         r"#{4}\s*",
     ],
@@ -43,14 +45,17 @@ _WEAK = {
     "en": r"\b(?:therefore|thus|hence|so|in\s+total|altogether|in\s+all)\b",
     "ja": r"(?:よって|したがって|従って|ゆえに|故に|以上より|以上から|つまり|合計で|全部で|結果として)",
 }
-_HEDGE_RE = re.compile(
-    r"(?:-?\d[\d.,/]*|[}])\s*(?:\bor\b|\band\s*/\s*or\b|または|もしくは|あるいは|か、?(?=\s*-?\d))\s*(?:maybe\s+|perhaps\s+)?[-$\\]?\d"
+HEDGE_RE = re.compile(
+    r"(?:-?\d[\d.,/]*|[}])\s*(?:\bor\b|\band\s*/\s*or\b|または|もしくは|あるいは|[かと]、?(?=\s*-?\d))\s*(?:maybe\s+|perhaps\s+)?[-$\\]?\d"
     r"|\b(?:but|or)\s+(?:it\s+)?(?:could|might|may)\s+(?:also\s+)?be\s+\$?-?\d"
     r"|either\s+\$?-?\d",
     re.IGNORECASE,
 )
+_NEGATED_RE = re.compile(
+    r"^\s*not\s+\$?-?\d[\d.,]*\$?\s*(?:[.;]|$)|^\s*\S+\s*(?:ではありません|ではない|じゃない|ではなかった)", re.IGNORECASE
+)
 _SENTENCE_END_RE = re.compile(r"\n|。|(?<!\d)\.(?!\d)|\.(?=\s|$)|\. ")
-_NUMBERISH_RE = re.compile(rf"-?\d[\d,]*(?:\.\d+)?|{KANJI_NUMBER_RE.pattern}")
+_NUMBERISH_RE = re.compile(rf"\d+\s*分の\s*\d+|-?\d[\d,]*(?:\.\d+)?|{KANJI_NUMBER_RE.pattern}")
 
 
 def find_final_answer(text: str, lang: str = "en") -> Candidate | None:
@@ -83,9 +88,10 @@ def _boxed(text: str, langs: list[str]) -> Candidate | None:
         return None
     last_pos, last = boxes[-1]
     para_start = text.rfind("\n\n", 0, last_pos)
-    same_para = {_squash(c) for p, c in boxes if p > para_start}
-    hedged = len(same_para) > 1 or bool(_HEDGE_RE.search(last))
-    return Candidate(last, "boxed", hedged)
+    same_para = {_squash(c): c for p, c in boxes if p > para_start}
+    others = tuple(c for k, c in same_para.items() if k != _squash(last))
+    hedged = bool(others) or bool(HEDGE_RE.search(last))
+    return Candidate(last, "boxed", hedged, others)
 
 
 def _squash(s: str) -> str:
@@ -96,8 +102,8 @@ def _strong_marker(text: str, langs: list[str]) -> Candidate | None:
     pattern = "|".join(p for lang in langs for p in _STRONG[lang])
     for m in reversed(list(re.finditer(pattern, text, re.IGNORECASE))):
         span = _sentence_after(text, m.end())
-        if _has_answer(span):
-            return Candidate(span, "marker", bool(_HEDGE_RE.search(span)))
+        if _has_answer(span) and not _NEGATED_RE.search(span):
+            return Candidate(span, "marker", bool(HEDGE_RE.search(span)))
     return None
 
 
@@ -111,6 +117,8 @@ def _sentence_after(text: str, start: int) -> str:
 
 
 def _has_answer(span: str) -> bool:
+    if EN_NUMBER_WORDS_RE.fullmatch(span.strip(" .!*")):  # "The answer is: seven"
+        return True
     return bool(_NUMBERISH_RE.search(span) or re.search(r"\\[a-z]+|[a-zA-Z]\s*[=^]|\$", span))
 
 
@@ -120,8 +128,8 @@ def _bold_last_line(text: str, langs: list[str]) -> Candidate | None:
         return None
     bold = re.findall(r"\*\*(.+?)\*\*", lines[-1])
     for b in reversed(bold):
-        if _NUMBERISH_RE.search(b):
-            return Candidate(b, "bold", bool(_HEDGE_RE.search(b)))
+        if _NUMBERISH_RE.search(b) or EN_NUMBER_WORDS_RE.fullmatch(b.strip(" .")):
+            return Candidate(b, "bold", bool(HEDGE_RE.search(b)))
     return None
 
 
@@ -131,7 +139,7 @@ def _weak_marker(text: str, langs: list[str]) -> Candidate | None:
     for m in reversed(list(re.finditer(pattern, tail, re.IGNORECASE))):
         span = _sentence_after(tail, m.end())
         if _NUMBERISH_RE.search(strip_separators(span)):
-            return Candidate(_last_of(span), "conclusion", bool(_HEDGE_RE.search(span)))
+            return Candidate(_last_of(span), "conclusion", bool(HEDGE_RE.search(span)))
     return None
 
 

@@ -1,8 +1,8 @@
-"""response_language: the script mix of a response (Japanese, English, Chinese-only hanzi, mixed).
+"""response_language: the language mix of a response (Japanese, English, Chinese-only hanzi, mixed).
 
-Counted on letters only, after removing code blocks, LaTeX and reasoning tags. Kana marks
-Japanese (hanzi without kana is Chinese); Latin letters count half a CJK character, since an
-English word carries about as much as two Japanese characters.
+Counted on letters only, after removing code blocks, LaTeX and reasoning tags, sentence by
+sentence. Kana marks Japanese (hanzi without kana is Chinese); Latin letters count half a CJK
+character, since an English word carries about as much as two Japanese characters.
 """
 
 from __future__ import annotations
@@ -48,19 +48,36 @@ def script_counts(text: str) -> dict[str, int]:
 
 
 def response_language(text: str) -> str:
-    """"ja", "en", "zh", "mixed", "other" or "empty" for a response's prose."""
+    """"ja", "en", "zh", "mixed", "other" or "empty" for a response's prose.
+
+    Each sentence or line is given one language (a sentence with any kana is Japanese, even with
+    English names or formulas in it; hanzi without kana is Chinese; Latin-only is English), and
+    the response is the language holding at least DOMINANT_SHARE of the weighted letters.
+    """
     text = nfkc(str(text or ""))
     for pattern in _STRIP_RES:
         text = pattern.sub(" ", text)
-    c = script_counts(text)
-    cjk = c["kana"] + c["han"]
-    weighted = {"cjk": cjk, "latin": c["latin"] / 2, "hangul": c["hangul"], "other": c["other"]}
-    total = sum(weighted.values())
+    weights = {"ja": 0.0, "zh": 0.0, "en": 0.0, "other": 0.0}
+    for segment in _SEGMENT_RE.split(text):
+        lang, weight = _segment_language(script_counts(segment))
+        weights[lang] += weight
+    total = sum(weights.values())
     if total == 0:
         return "empty" if not text.strip() else "other"
-    top = max(weighted, key=weighted.get)
-    if weighted[top] / total < DOMINANT_SHARE:
-        return "mixed"
-    if top == "cjk":
-        return "ja" if c["kana"] / cjk >= KANA_SHARE_JA else "zh"
-    return {"latin": "en"}.get(top, "other")
+    top = max(weights, key=weights.get)
+    return top if weights[top] / total >= DOMINANT_SHARE else "mixed"
+
+
+_SEGMENT_RE = re.compile(r"\n+|[。！？!?]|\.(?=\s)")
+
+
+def _segment_language(c: dict[str, int]) -> tuple[str, float]:
+    cjk = c["kana"] + c["han"]
+    weight = cjk + c["latin"] / 2 + c["hangul"] + c["other"]
+    if c["kana"] and c["kana"] / cjk >= KANA_SHARE_JA:
+        return "ja", weight
+    if c["han"] and c["han"] >= c["latin"] / 2 and c["han"] >= c["hangul"] + c["other"]:
+        return "zh", weight
+    if c["latin"] and c["latin"] / 2 >= c["hangul"] + c["other"]:
+        return "en", weight
+    return "other", weight

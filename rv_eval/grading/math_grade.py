@@ -8,8 +8,17 @@ import threading
 from dataclasses import dataclass
 from fractions import Fraction
 
-from rv_eval.grading.final_answer import Candidate, find_final_answer
-from rv_eval.grading.numbers import KANJI_NUMBER_RE, kanji_to_int, nfkc, strip_separators, to_fraction
+from rv_eval.grading.final_answer import HEDGE_RE, Candidate, find_final_answer
+from rv_eval.grading.numbers import (
+    EN_NUMBER_WORDS_RE,
+    JA_FRACTION_RE,
+    KANJI_NUMBER_RE,
+    kanji_to_int,
+    nfkc,
+    strip_separators,
+    to_fraction,
+    words_to_number,
+)
 from rv_eval.grading.reasoning import strip_reasoning
 from rv_eval.schema import Grade
 
@@ -65,13 +74,13 @@ def grade_math(response: str, gold: str, lang: str = "en", config: MathConfig | 
     cand = find_final_answer(final.text, lang)
     if cand is None or (cand.source == "last_number" and not config.last_number_fallback):
         return Grade(False, None, "no_answer")
-    value = candidate_value(cand)
+    value = candidate_value(cand, keep_equation="=" in str(gold))
     if value is None:
         return Grade(False, None, "no_answer")
     value = Value(value.text[:MAX_EXTRACTED_CHARS], value.number, value.percent)
-    if cand.hedged:
-        return Grade(False, value.text, "hedged")
     try:
+        if cand.hedged and not _same_answers(cand, value, config):
+            return Grade(False, value.text, "hedged")
         correct = values_match(value, gold_value(gold), config)
     except _Timeout:
         return Grade(False, value.text, "timeout")
@@ -81,10 +90,12 @@ def grade_math(response: str, gold: str, lang: str = "en", config: MathConfig | 
 
 
 def gold_value(gold: str) -> Value:
-    """Normalize a gold answer string ("18", "025", "1,234", "\\frac{1}{2}") into a Value."""
+    """Normalize a gold answer ("18", "025", "1,234", "864 \\mbox{ inches}^2", "\\frac{1}{2}") into a Value."""
     text = nfkc(str(gold)).strip().strip("$")
     number = to_fraction(text)
-    return Value(text, number)
+    if number is not None:
+        return Value(text, number)
+    return candidate_value(Candidate(text, "gold"), keep_equation=True) or Value(text)
 
 
 _CLAUSE_END_RE = re.compile(
@@ -97,12 +108,27 @@ _NEGATION_RES = [
 _LABEL_RE = re.compile(r"^[^\d:：=$\\\-]{1,15}[:：]\s*")
 
 
-def candidate_value(cand: Candidate) -> Value | None:
-    """Normalize the final-answer span into one Value (the first answer in the span)."""
-    span = strip_separators(cand.span).strip()
+def _same_answers(cand: Candidate, value: Value, config: MathConfig) -> bool:
+    """True when a candidate's other boxed answers are all equal to it (`15\\frac{39}{40}` and `\\frac{639}{40}`)."""
+    if cand.source != "boxed" or not cand.alternatives or HEDGE_RE.search(cand.span):
+        return False
+    for alt in cand.alternatives:
+        other = candidate_value(Candidate(alt, "boxed"))
+        if other is None or not values_match(other, value, config):
+            return False
+    return True
+
+
+def candidate_value(cand: Candidate, keep_equation: bool = False) -> Value | None:
+    """Normalize the final-answer span into one Value (the first answer in the span).
+
+    keep_equation: the gold is an equation ("y = 2x + 3"), so do not cut at "=".
+    """
+    tuple_like = cand.source in ("boxed", "gold") and bool(re.search(r"[(\[]", cand.span))
+    span = strip_separators(cand.span, commas=not tuple_like).strip()
     for pattern in _NEGATION_RES:
         span = pattern.sub("", span, count=1)
-    if cand.source != "boxed":
+    if cand.source not in ("boxed", "gold"):
         clause = _CLAUSE_END_RE.search(span)
         if clause and clause.start() > 0:
             span = span[: clause.start()]
@@ -111,24 +137,33 @@ def candidate_value(cand: Candidate) -> Value | None:
     if math:
         span = next(g for g in math.groups() if g is not None)
     span = _clean_latex(span)
-    if "=" in span and cand.source in ("boxed", "marker", "bold"):
+    if "=" in span and not keep_equation and cand.source in ("boxed", "marker", "bold"):
         right = span.rsplit("=", 1)[1].strip()
         if right:
             span = right
     span = span.strip(" *「」『』\"'`:：")
     if not span:
         return None
-    return _numeric_value(span) or _expression_value(span)
+    return _numeric_value(span, boxed=cand.source in ("boxed", "gold")) or _expression_value(span)
 
 
 def _clean_latex(s: str) -> str:
     s = re.sub(r"\\(?:text|mathrm|textbf|mbox|operatorname)\s*\{\s*([^{}]*)\}", r" \1", s)
-    s = re.sub(r"\^\s*\{?\\circ\}?|\\circ|\\!|\\,|\\;|\\ ", "", s)
+    s = re.sub(r"\^\s*\{?\\circ\}?|\\circ|(?<!\\)\\[!,; ]", "", s)
     s = s.replace("\\$", "$").replace("\\%", "%").replace("\\left", "").replace("\\right", "")
     return re.sub(r"\s+", " ", s).strip()
 
 
-def _numeric_value(span: str) -> Value | None:
+def _numeric_value(span: str, boxed: bool = False) -> Value | None:
+    frac = JA_FRACTION_RE.match(span)
+    if frac and int(frac.group(1)):
+        number = Fraction(int(frac.group(2)), int(frac.group(1)))
+        return Value(_format(number), number)
+    words = EN_NUMBER_WORDS_RE.match(span)
+    if words:
+        number = words_to_number(words.group(0))
+        if number is not None and _is_trailing_words(span[words.end() :]):
+            return Value(_format(number), number)
     kanji = KANJI_NUMBER_RE.match(span)
     if kanji and any(not ch.isascii() for ch in kanji.group(0)):
         n = kanji_to_int(kanji.group(0))
@@ -137,8 +172,7 @@ def _numeric_value(span: str) -> Value | None:
     m = _LEAD_NUMBER_RE.match(span)
     if not m:
         return None
-    rest = span[m.end() :].strip().rstrip(".。")
-    if rest and not _is_trailing_words(rest):
+    if not _is_trailing_words(span[m.end() :], boxed):
         return None
     number = to_fraction(m.group(1))
     if number is None:
@@ -146,8 +180,17 @@ def _numeric_value(span: str) -> Value | None:
     return Value(_format(number), number, percent=bool(m.group(2)))
 
 
-def _is_trailing_words(rest: str) -> bool:
-    """True when what follows a number is units/words, not more math (`18 apples` vs `18 + 2x`)."""
+def _is_trailing_words(raw_rest: str, boxed: bool = False) -> bool:
+    """True when what follows a number is units/words, not more math (`18 apples` vs `2k+2`, `1,-2`)."""
+    rest = raw_rest.strip().rstrip(".。")
+    if not rest:
+        return True
+    if re.match(r"^[,，、]\s*[-\d]", rest):  # a list or tuple: "1,-2", "3, 5, 7"
+        return False
+    if re.search(r"[=+*/\\]|-\s*\d", rest[:12]) or re.match(r"^[a-zA-Z](?![a-zA-Z])\s*\^", rest):
+        return False  # algebra: 2k+2, 6r^2-4r-24, 5r^5 (but "cm^2" and "inches^2" are units)
+    if boxed and re.match(r"^[a-zA-Z]", raw_rest) and not _UNIT_WORD_RE.fullmatch(rest.split()[0]):
+        return False  # "2k", "5r" inside \boxed{} (units there come as \text{…} with a space)
     if _UNIT_WORD_RE.match(rest) or re.match(r"^[a-zA-Z\u3040-\u30ff\u4e00-\u9fff]", rest):
         return True
     return bool(re.match(r"^[,，、)(（）]", rest))

@@ -27,8 +27,9 @@ NUMBER_RE = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
 
 _SEPARATOR_RES = [
     (re.compile(r"(?<=\d)\{,\}(?=\d)"), ""),  # LaTeX 1{,}234
+    (re.compile(r"(?<=\d),\\!\s*(?=\d{3}(?!\d))"), ""),  # LaTeX 10,\!080
     (re.compile(r"(?<=\d)\\[,;:! ](?=\d)"), ""),  # LaTeX thin spaces 1\,234
-    (re.compile(r"(?<=\d),(?=\d{3}(?!\d))"), ""),  # 1,234 (also 1,234,567)
+    (_PLAIN_COMMA_RE := re.compile(r"(?<=\d),(?=\d{3}(?!\d))"), ""),  # 1,234 (also 1,234,567)
     (re.compile(r"(?<=\d)[ \u00a0\u202f\u2009'](?=\d{3}(?!\d))"), ""),  # 1 234 / 1'234
 ]
 
@@ -39,10 +40,14 @@ def nfkc(text: str) -> str:
     return text.replace("\u2212", "-").replace("\u2013", "-").replace("\x00", "")
 
 
-def strip_separators(text: str) -> str:
-    """Remove thousands separators between digit groups (`,` `，` spaces `{,}` `\\,`)."""
+def strip_separators(text: str, commas: bool = True) -> str:
+    """Remove thousands separators between digit groups (`,` `，` spaces `{,}` `\\,`).
+
+    commas=False keeps plain commas (tuples and intervals such as `(2,12) \\cup (12,102)`).
+    """
     for pattern, repl in _SEPARATOR_RES:
-        text = pattern.sub(repl, text)
+        if commas or pattern is not _PLAIN_COMMA_RE:
+            text = pattern.sub(repl, text)
     return text
 
 
@@ -90,3 +95,49 @@ def to_fraction(text: str) -> Fraction | None:
         return num
     den = Fraction(m.group(2))
     return num / den if den else None
+
+
+_EN_UNITS = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen".split()
+    )
+}
+_EN_TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if i >= 2}
+_EN_SCALES = {"hundred": 100, "thousand": 10**3, "million": 10**6, "billion": 10**9}
+#: A number written in English words ("eighteen", "twenty-five", "one hundred and two", "1 million").
+EN_NUMBER_WORDS_RE = re.compile(
+    r"(?:\d+(?:\.\d+)?\s+(?:hundred|thousand|million|billion)\b|"
+    r"\b(?:" + "|".join([*_EN_UNITS, *_EN_TENS, *_EN_SCALES]) + r")\b(?:[\s-]+(?:and\s+)?(?:"
+    + "|".join([*_EN_UNITS, *_EN_TENS, *_EN_SCALES]) + r")\b)*)",
+    re.IGNORECASE,
+)
+
+
+def words_to_number(text: str) -> Fraction | None:
+    """Value of an English number phrase ("eighteen", "twenty-five", "2.5 million"); else None."""
+    total, current = Fraction(0), Fraction(0)
+    seen = False
+    for tok in re.split(r"[\s-]+", text.lower().strip()):
+        if tok in ("", "and"):
+            continue
+        if re.fullmatch(r"\d+(?:\.\d+)?", tok):
+            current += Fraction(tok)
+        elif tok in _EN_UNITS:
+            current += _EN_UNITS[tok]
+        elif tok in _EN_TENS:
+            current += _EN_TENS[tok]
+        elif tok == "hundred":
+            current = (current or 1) * 100
+        elif tok in _EN_SCALES:
+            total += (current or 1) * _EN_SCALES[tok]
+            current = Fraction(0)
+        else:
+            return None
+        seen = True
+    return total + current if seen else None
+
+
+#: A Japanese fraction "3分の2" (= 2/3).
+JA_FRACTION_RE = re.compile(r"(\d+)\s*分の\s*(\d+)")

@@ -84,6 +84,11 @@ def run_python(program: str, limits: SandboxLimits | None = None) -> RunResult:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def process_limit_enforced() -> bool:
+    """Whether RLIMIT_NPROC binds sandboxed programs (not for root; runs as root switch to nobody)."""
+    return os.geteuid() != 0 or _drop_privileges()
+
+
 def _drop_privileges() -> bool:
     """Whether runs switch to the unprivileged user (only when root and it can run Python)."""
     return os.geteuid() == 0 and _interpreter() is not None

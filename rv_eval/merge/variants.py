@@ -7,8 +7,9 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from tqdm import tqdm
 
 from rv_eval import __version__, atomicio
 from rv_eval.errors import UserError
-from rv_eval.merge.executor import Worker, combine, iter_chunks, prefetch, prepare
+from rv_eval.merge.executor import Chunk, Worker, combine, iter_chunks, prefetch, prepare
 from rv_eval.merge.io.reader import DTYPE_NAMES, open_checkpoint
 from rv_eval.merge.io.writer import (
     ShardedWriter,
@@ -107,56 +108,89 @@ def _is_done(final: Path, key: str, force: bool) -> bool:
     return True
 
 
+@dataclass
+class _Output:
+    """One folder being written: its final name, temporary folder, writer and compute step."""
+
+    final: Path
+    tmp: Path
+    writer: ShardedWriter
+    alpha: float | None  # None: the saved vector
+
+
 def _run(spec: MergeSpec, plan: MergePlan, inputs_record: dict[str, Any], todo: list[float],
          vector_todo: bool) -> None:
     """One pass over the inputs writing every pending α-variant (and the vector)."""
-    vdtype = OUT_DTYPES[spec.vector_dtype]
-    outputs: list[tuple[Path, Path, ShardedWriter]] = []
     with ExitStack() as cleanup:
-        for alpha in todo:
-            final = spec.out / alpha_dirname(alpha)  # type: ignore[operator]
-            tmp = new_temp_folder(final)
-            cleanup.callback(shutil.rmtree, tmp, True)
-            outputs.append((final, tmp, ShardedWriter(tmp, plan.out_tensors(), spec.max_shard_size)))
-        if vector_todo:
-            tmp = new_temp_folder(spec.save_vector)  # type: ignore[arg-type]
-            cleanup.callback(shutil.rmtree, tmp, True)
-            outputs.append((spec.save_vector, tmp, ShardedWriter(tmp, plan.vector_tensors(vdtype),  # type: ignore[arg-type]
-                                                                 spec.max_shard_size)))
-        workers = [Worker(w.write, name=f"writer-{i}") for i, (_, _, w) in enumerate(outputs)]
-        try:
-            _stream(spec, plan, todo, vector_todo, vdtype, workers)
-            for w in workers:
-                w.finish()
-            for _, _, writer in outputs:
-                writer.close()
-        except BaseException:
-            for w, (_, _, writer) in zip(workers, outputs, strict=True):
-                w.abort()
-                writer.abort()
-            raise
-        for alpha, (final, tmp, _) in zip(todo, outputs, strict=False):
-            _finish_variant(spec, plan, inputs_record, alpha, tmp)
-            publish(tmp, final)
-            log.info("wrote %s", final)
-        if vector_todo:
-            final, tmp, _ = outputs[-1]
-            _finish_vector(spec, plan, inputs_record, tmp)
-            publish(tmp, final)
-            log.info("wrote vector %s", final)
+        outputs = _open_outputs(spec, plan, todo, vector_todo, cleanup)
+        _write_all(spec, plan, outputs)
+        for out in outputs:
+            if out.alpha is None:
+                _finish_vector(spec, plan, inputs_record, out.tmp)
+            else:
+                _finish_variant(spec, plan, inputs_record, out.alpha, out.tmp)
+            publish(out.tmp, out.final)
+            log.info("wrote %s", out.final)
 
 
-def _stream(spec: MergeSpec, plan: MergePlan, alphas: list[float], vector: bool, vdtype: torch.dtype,
-            workers: list[Worker]) -> None:
+def _open_outputs(spec: MergeSpec, plan: MergePlan, todo: list[float], vector_todo: bool,
+                  cleanup: ExitStack) -> list[_Output]:
+    """Temporary folders (removed on any failure) and their writers, layouts fixed up front."""
+    outputs = []
+    targets: list[tuple[Path, float | None]] = [(spec.out / alpha_dirname(a), a) for a in todo]  # type: ignore[operator]
+    if vector_todo:
+        targets.append((spec.save_vector, None))  # type: ignore[arg-type]
+    for final, alpha in targets:
+        tmp = new_temp_folder(final)
+        cleanup.callback(shutil.rmtree, tmp, True)
+        layout = plan.out_tensors() if alpha is not None else plan.vector_tensors(OUT_DTYPES[spec.vector_dtype])
+        outputs.append(_Output(final, tmp, ShardedWriter(tmp, layout, spec.max_shard_size), alpha))
+    return outputs
+
+
+def _write_all(spec: MergeSpec, plan: MergePlan, outputs: list[_Output]) -> None:
+    """Stream the chunks to one thread per output; on failure stop them all and close the files."""
+    vdtype = OUT_DTYPES[spec.vector_dtype]
+    workers = [Worker(_vector_writer(vdtype, o.writer) if o.alpha is None else _variant_writer(o.alpha, o.writer),
+                      name=f"writer-{i}") for i, o in enumerate(outputs)]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # parallelism comes from the reader and the per-output threads
+    try:
+        _stream(spec, plan, workers)
+        for w in workers:
+            w.finish()
+        for o in outputs:
+            o.writer.close()
+    except BaseException:
+        for w, o in zip(workers, outputs, strict=True):
+            w.abort()
+            o.writer.abort()
+        raise
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _variant_writer(alpha: float, writer: ShardedWriter) -> Callable[[Chunk], None]:
+    def write(chunk: Chunk) -> None:
+        writer.write(combine(chunk, alpha, chunk.task.dtype))
+    return write
+
+
+def _vector_writer(dtype: torch.dtype, writer: ShardedWriter) -> Callable[[Chunk], None]:
+    def write(chunk: Chunk) -> None:
+        if chunk.merged:
+            writer.write(chunk.v.to(dtype))  # type: ignore[union-attr]
+    return write
+
+
+def _stream(spec: MergeSpec, plan: MergePlan, workers: list[Worker]) -> None:
+    """Reader thread prepares chunks; every output's thread computes and writes its own values."""
     total = sum(t.numel for t in plan.tasks)
     chunks = iter_chunks(plan.inputs, plan.tasks, spec.chunk_elems)
     with tqdm(total=total, unit="el", unit_scale=True, desc="merge", disable=None) as bar:
-        for chunk in prefetch(chunks, lambda c: prepare(plan.inputs, c)):
-            if alphas:
-                for alpha, worker in zip(alphas, workers, strict=False):
-                    worker.put(combine(chunk, alpha, chunk.task.dtype))
-            if vector and chunk.merged:
-                workers[-1].put(chunk.v.to(vdtype))  # type: ignore[union-attr]
+        for chunk in prefetch(chunks, lambda c: prepare(plan.inputs, c), depth=4):
+            for worker in workers:
+                worker.put(chunk)
             bar.update(chunk.end - chunk.start)
 
 

@@ -38,8 +38,8 @@ class ReportOptions:
     """
 
     max_response_chars: int = 6000
-    response_budget_chars: int = 120_000_000
-    min_response_chars: int = 160
+    response_budget_chars: int = 100_000_000
+    min_response_chars: int = 40
     max_prompt_chars: int = 8000
 
 
@@ -81,9 +81,11 @@ def model_table(df: pd.DataFrame, meta: RunMeta | None, baseline: str | None) ->
 
 
 def _se(row: pd.Series) -> float:
+    """The task's standard error, at least as wide as its (possibly bounded) CI implies."""
+    from_ci = float(row["ci_high"] - row["ci_low"]) / (2 * stats_calls.Z95)
     if "se" in row and pd.notna(row["se"]):
-        return float(row["se"])
-    return float(row["ci_high"] - row["ci_low"]) / (2 * stats_calls.Z95)
+        return max(float(row["se"]), from_ci)
+    return from_ci
 
 
 def _cell(row: pd.Series, cmp: dict[str, Any] | None) -> dict[str, Any]:
@@ -94,7 +96,7 @@ def _cell(row: pd.Series, cmp: dict[str, Any] | None) -> dict[str, Any]:
     }
     if cmp is not None:
         cell.update(d=_f(cmp["diff"]), dlo=_f(cmp["ci_low"]), dhi=_f(cmp["ci_high"]),
-                    p=_f(cmp["p_adjusted"], 6), sig=bool(cmp["significant"]))
+                    p=_f(cmp["p_adjusted"], 6), sig=bool(cmp["significant"]), mde=_f(cmp.get("mde")))
     return cell
 
 
@@ -138,10 +140,15 @@ def leaderboard(tasks: pd.DataFrame, models: pd.DataFrame, summary: pd.DataFrame
 
 
 def sweeps(tasks: pd.DataFrame, models: pd.DataFrame, summary: pd.DataFrame,
-           choices: list[stats_calls.AlphaChoice], baseline: str | None) -> list[dict[str, Any]]:
-    """Per vector × benchmark: accuracy against α for each language and split, baseline, chosen α."""
+           choices: list[stats_calls.AlphaChoice], baseline: str | None,
+           notes: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Per vector × benchmark: accuracy against α for each language and split, baseline, chosen α.
+
+    `notes`: per vector, why no α could be chosen (shown under its charts).
+    """
     variants = models[models["role"] == "variant"]
     out = []
+    summary = summary[["model", "task", "mean", "ci_low", "ci_high"]]
     s = summary.merge(tasks, on="task").merge(models[["model", "vector", "alpha"]], on="model")
     for vector in variants["vector"].dropna().unique():
         sv = s[s["vector"] == vector]
@@ -168,8 +175,8 @@ def sweeps(tasks: pd.DataFrame, models: pd.DataFrame, summary: pd.DataFrame,
                     lang = test_tasks[test_tasks["task"] == ch.task]["lang"].iloc[0]
                     chosen[lang] = {k: (_f(v) if isinstance(v, float) else v)
                                     for k, v in asdict(ch).items() if k not in ("vector",)}
-            out.append({"vector": vector, "base": base, "series": series,
-                        "baseline": base_lines, "chosen": chosen})
+            out.append({"vector": vector, "base": base, "series": series, "baseline": base_lines,
+                        "chosen": chosen, "note": (notes or {}).get(str(vector))})
     return out
 
 
@@ -188,14 +195,25 @@ def response_cap(lengths: np.ndarray, opts: ReportOptions) -> int:
     return lo
 
 
-def clip_text(text: str, cap: int) -> str:
-    """`text` if it fits `cap`, else its head and tail around an omission marker."""
+def clip_head(cap: int) -> int:
+    """How many of a clipped text's `cap` characters come from its head (the rest from its tail)."""
+    return cap // 4 if cap >= 400 else 0
+
+
+def clip_text(text: str, cap: int, marker: bool = True) -> str:
+    """`text` if it fits `cap`, else its head and tail (with an omission marker between them).
+
+    Without `marker` the two parts are joined directly; the page re-inserts the marker after
+    `clip_head(cap)` characters (this saves ~50 characters per clipped response).
+    """
     if len(text) <= cap:
         return text
-    head = cap // 4 if cap >= 400 else 0
-    tail = cap - head
-    omitted = len(text) - head - tail
-    return f"{text[:head]}\n[… {omitted:,} characters omitted in this report …]\n{text[len(text) - tail:]}"
+    head = clip_head(cap)
+    tail = text[len(text) - (cap - head):]
+    if not marker:
+        return text[:head] + tail
+    omitted = len(text) - cap
+    return f"{text[:head]}\n[… {omitted:,} characters omitted in this report …]\n{tail}"
 
 
 def _codes(values: pd.Series, vocab: dict[str, int]) -> list[int]:
@@ -240,7 +258,7 @@ def model_chunk(g: pd.DataFrame, index: dict[str, int], task_prompts: list[str],
         "x": [None if pd.isna(v) else str(v) for v in ext],
         "r": _codes(g["reason"], vocab["reason"]), "l": _codes(g["response_lang"], vocab["lang"]),
         "tok": g["n_gen_tokens"].astype(int).tolist(),
-        "resp": [clip_text(t, cap) for t in g["response"].fillna("")],
+        "resp": [clip_text(t, cap, marker=False) for t in g["response"].fillna("")],
         "len": [len(t) if len(t) > cap else 0 for t in g["response"].fillna("")],
         "prompt_over": {str(k): v for k, v in overrides.items()},
     }

@@ -77,7 +77,12 @@ def build_report(samples_df: pd.DataFrame, run_meta: RunMeta | None, baseline: s
     log.info("report: statistics for %d models × %d tasks", len(models), len(tasks))
     summary = stats_calls.summarize(df)
     compare = stats_calls.paired_compare(df, base) if base is not None else None
-    choices = [c for v in models["vector"].dropna().unique() for c in stats_calls.select_alpha(df, str(v))]
+    choices, notes = [], {}
+    for vector in models["vector"].dropna().unique():
+        chosen, why_not = stats_calls.select_alpha(df, str(vector))
+        choices += chosen
+        if why_not:
+            notes[str(vector)] = why_not
     lengths = df["response"].fillna("").str.len().to_numpy(dtype=np.int64)
     cap = assemble.response_cap(lengths, opts)
     if cap < opts.max_response_chars:
@@ -85,12 +90,12 @@ def build_report(samples_df: pd.DataFrame, run_meta: RunMeta | None, baseline: s
     chunks, tids, mids, vocab = _chunks(df, base, cap, opts, progress)
     grid = run_meta.grid if run_meta is not None else str(df["grid"].iloc[0])
     payload: dict[str, Any] = {
-        "baseline": base, "cap": cap, "vocab": vocab, "tchunks": tids, "mchunks": mids,
+        "baseline": base, "cap": cap, "head": assemble.clip_head(cap), "vocab": vocab, "tchunks": tids, "mchunks": mids,
         "tasks": tasks.to_dict("records"),
         "models": [{"model": m.model, "vector": None if pd.isna(m.vector) else m.vector,
                     "alpha": assemble._f(m.alpha), "role": m.role} for m in models.itertuples(index=False)],
         "rows": assemble.leaderboard(tasks, models, summary, compare),
-        "sweeps": assemble.sweeps(tasks, models, summary, choices, base),
+        "sweeps": assemble.sweeps(tasks, models, summary, choices, base, notes),
         "meta": assemble.run_meta_dict(run_meta),
     }
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)

@@ -9,6 +9,7 @@ naive best-on-test score, the gap is the optimism of picking α on the test set.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import asdict, dataclass, field
 
@@ -17,8 +18,10 @@ import pandas as pd
 
 from rv_eval.errors import UserError
 from rv_eval.schema import check_samples_frame
-from rv_eval.stats.intervals import clustered_ci
+from rv_eval.stats.intervals import clustered_ci, proportion_ci
 from rv_eval.stats.questions import model_alphas, question_table
+
+log = logging.getLogger(__name__)
 
 TIE_TOL = 1e-12
 
@@ -58,6 +61,8 @@ class AlphaChoice:
     fold_alphas: dict[int, float] = field(default_factory=dict)
     selection_scores: dict[float, float] = field(default_factory=dict)
     test_scores: dict[float, float] = field(default_factory=dict)
+    task_test: dict[str, Score] = field(default_factory=dict)
+    task_honest: dict[str, Score] = field(default_factory=dict)
 
 
 @dataclass
@@ -77,16 +82,39 @@ class AlphaSelection:
         return d
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per choice: α, method, test / honest / naive scores with CIs, optimism."""
+        """One row per choice (task, or "macro"): α, method, test / honest / naive scores, optimism."""
         rows = []
         for c in self.choices:
             row: dict[str, object] = {"scope": c.scope, "method": c.method, "alpha": c.alpha}
             for name in ("test", "honest", "naive"):
-                s = getattr(c, name)
-                row.update({name: s.mean, f"{name}_ci_low": s.ci_low, f"{name}_ci_high": s.ci_high})
+                row.update(_score_cols(name, getattr(c, name)))
             row.update({"naive_alpha": c.naive_alpha, "optimism": c.optimism, "n_questions": c.n_questions})
             rows.append(row)
         return pd.DataFrame(rows)
+
+    @property
+    def per_task(self) -> pd.DataFrame:
+        """One row per test task: scope, method, the α it gets, its test and honest scores at that α."""
+        rows = []
+        for c in self.choices:
+            for task in c.tasks:
+                row: dict[str, object] = {
+                    "task": task,
+                    "scope": c.scope,
+                    "method": c.method,
+                    "alpha": c.alpha,
+                }
+                row.update(_score_cols("test", c.task_test[task]))
+                row.update(_score_cols("honest", c.task_honest[task]))
+                rows.append(row)
+        return pd.DataFrame(rows)
+
+
+def _score_cols(name: str, s: Score) -> dict[str, float]:
+    return {f"{name}_mean": s.mean, f"{name}_ci_low": s.ci_low, f"{name}_ci_high": s.ci_high}
+
+
+_NAN = Score(math.nan, math.nan, math.nan, math.nan)
 
 
 @dataclass
@@ -138,19 +166,40 @@ def _task_data(rows: pd.DataFrame, tasks: list[str]) -> dict[str, _TaskData]:
     for t in tasks:
         test = q[q["task"] == t]
         dev = q[(q["split"] == "dev") & (q["serves"] == t)]
-        wide_dev = _wide(dev.assign(doc_id=dev["task"] + "/" + dev["doc_id"])) if len(dev) else None
-        out[t] = _TaskData(_wide(test), test.groupby("doc_id")["fold"].first(), wide_dev)
+        wide_dev = (
+            _wide(dev.assign(doc_id=dev["task"] + "/" + dev["doc_id"]), f"dev pool of {t}")
+            if len(dev)
+            else None
+        )
+        out[t] = _TaskData(_wide(test, t), test.groupby("doc_id")["fold"].first(), wide_dev)
     return out
 
 
-def _wide(q: pd.DataFrame) -> pd.DataFrame:
-    return q.pivot_table(index="doc_id", columns="alpha", values="mean", aggfunc="mean").dropna()
+def _wide(q: pd.DataFrame, what: str) -> pd.DataFrame:
+    """Per-question accuracy, one column per α on the task's full question set.
+
+    An α evaluated on fewer questions than the others (an unfinished or limited cell) does not
+    compete (logged); questions any remaining α lacks are left out.
+    """
+    wide = q.pivot_table(index="doc_id", columns="alpha", values="mean", aggfunc="mean")
+    counts = wide.notna().sum()
+    partial = counts[counts < counts.max()]
+    if len(partial):
+        log.warning(
+            "%s: α %s cover fewer questions than the others; not considered",
+            what,
+            [format(a, "g") for a in partial.index],
+        )
+    return wide.loc[:, counts == counts.max()].dropna()
 
 
 def _grid(data: dict[str, _TaskData]) -> list[float]:
     sets = [set(d.test.columns) for d in data.values()]
     sets += [set(d.dev.columns) for d in data.values() if d.dev is not None]
     grid = sorted(set.intersection(*sets))
+    dropped = sorted(set.union(*sets) - set(grid))
+    if dropped:
+        log.warning("%s: α %s not evaluated on every task / dev pool; not considered", sorted(data), dropped)
     if not grid:
         raise UserError(f"tasks {sorted(data)} share no α. Fix: evaluate the same α grid on every task.")
     return grid
@@ -181,26 +230,32 @@ def _choose(scope: str, data: dict[str, _TaskData]) -> AlphaChoice:
     feasible = all((d.fold >= 0).any() for d in crossfit)
     chosen = _argmax(_criterion(data, grid, None))
     fold_alphas = {f: _argmax(_criterion(data, grid, f)) for f in folds} if feasible else {}
-    honest = [_honest_scores(d, chosen, fold_alphas) for d in data.values()] if feasible else None
     naive_curve = pd.concat([d.test[grid].mean(axis=0) for d in data.values()], axis=1).mean(axis=1)
     naive_alpha = _argmax(naive_curve)
     test = _macro_score([d.test[chosen].to_numpy() for d in data.values()])
     naive = _macro_score([d.test[naive_alpha].to_numpy() for d in data.values()])
-    honest_score = _macro_score(honest) if honest is not None else Score(*[math.nan] * 4)
+    if feasible:
+        honest_q = {t: _honest_scores(d, chosen, fold_alphas) for t, d in data.items()}
+        honest = _macro_score(list(honest_q.values()))
+        task_honest = {t: _macro_score([h]) for t, h in honest_q.items()}
+    else:
+        honest, task_honest = _NAN, dict.fromkeys(data, _NAN)
     return AlphaChoice(
         scope=scope,
         tasks=sorted(data),
         method=_method(data, feasible),
         alpha=chosen,
         test=test,
-        honest=honest_score,
+        honest=honest,
         naive_alpha=naive_alpha,
         naive=naive,
-        optimism=naive.mean - honest_score.mean,
+        optimism=naive.mean - honest.mean,
         n_questions=sum(len(d.test) for d in data.values()),
         fold_alphas=fold_alphas,
         selection_scores=_floats(_criterion(data, grid, None)),
         test_scores=_floats(naive_curve),
+        task_test={t: _macro_score([d.test[chosen].to_numpy()]) for t, d in data.items()},
+        task_honest=task_honest,
     )
 
 
@@ -216,7 +271,7 @@ def _honest_scores(d: _TaskData, chosen: float, fold_alphas: dict[int, float]) -
 def _macro_score(per_task: list[np.ndarray]) -> Score:
     """Mean over tasks of each task's mean; tasks are independent, so se adds in quadrature."""
     if len(per_task) == 1:
-        mean, se, lo, hi = clustered_ci(per_task[0], bounds=(0.0, 1.0))
+        mean, se, lo, hi = proportion_ci(per_task[0])
         return Score(float(mean), float(se), float(lo), float(hi))
     parts = [clustered_ci(v) for v in per_task]
     mean = float(np.mean([p[0] for p in parts]))

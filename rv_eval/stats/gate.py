@@ -108,6 +108,7 @@ def check(
     cmp = paired_compare(
         both, BASE, [CAND], correction="none", tasks=tasks, n_resamples=n_resamples, seed=seed, level=level
     )
+    _same_coverage(both, cmp)
     verdicts = [_task_verdict(r, margin) for r in cmp.itertuples()]
     return CheckVerdict(baseline, candidate, margin, level, all(v.passed for v in verdicts), verdicts)
 
@@ -144,6 +145,18 @@ def _same_questions(both: pd.DataFrame) -> None:
             f"{len(changed)} questions differ between baseline and candidate (e.g. {task}/{doc}: doc_hash "
             "differs). Fix: evaluate both on the same benchmark data."
         )
+
+
+def _same_coverage(both: pd.DataFrame, cmp: pd.DataFrame) -> None:
+    """Refuse to gate on a subset: both sides must have answered the same questions."""
+    n = both.groupby(["task", "model"], observed=True)["doc_id"].nunique().unstack()
+    for r in cmp.itertuples():
+        nb, nc = int(n.loc[r.task, BASE]), int(n.loc[r.task, CAND])
+        if not nb == nc == r.n_questions:
+            raise UserError(
+                f"task {r.task}: baseline answered {nb} questions, candidate {nc}, both {r.n_questions}. "
+                "Fix: finish both runs on the same questions (same --limit), or leave the task out with --tasks."
+            )
 
 
 def _task_verdict(r: object, margin: float) -> TaskVerdict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats as st
 from scipy.special import ndtr, ndtri
+from statsmodels.stats.proportion import proportion_confint
 
 LEVEL = 0.95
 
@@ -31,6 +32,28 @@ def clustered_ci(
     if bounds is not None:
         lo, hi = np.clip(lo, *bounds), np.clip(hi, *bounds)
     return mean, se, lo, hi
+
+
+def proportion_ci(
+    values: np.ndarray, level: float = LEVEL
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Accuracy over questions: mean, question-clustered se and a Wilson interval at the effective n.
+
+    `values[..., q]` is question q's accuracy over its seeds and samples. The interval is
+    statsmodels' Wilson interval for mean with n_eff = mean (1 - mean) / se^2 (the number of
+    responses divided by the design effect of clustering by question); where se is 0 (every
+    question scored alike) n_eff is the number of questions. Unlike a t-interval it stays
+    inside [0, 1] and keeps its coverage at accuracies near 0 or 1 (e.g. AIME).
+    """
+    v = np.asarray(values, dtype=float)
+    mean, se, _, _ = clustered_ci(v, level)
+    n = v.shape[-1]
+    if n < 2:
+        return mean, se, se.copy(), se.copy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_eff = np.where(se > 0, mean * (1 - mean) / se**2, n)
+    lo, hi = proportion_confint(mean * n_eff, n_eff, alpha=1 - level, method="wilson")
+    return mean, se, np.asarray(lo, dtype=float)[()], np.asarray(hi, dtype=float)[()]
 
 
 def bootstrap_ci(

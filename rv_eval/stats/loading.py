@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
@@ -38,3 +39,11 @@ def filter_tasks(df: pd.DataFrame, tasks: list[str] | None) -> pd.DataFrame:
     if missing:
         raise UserError(f"no samples for tasks {missing}. Fix: choose from {available}.")
     return df[df["task"].isin(tasks)]
+
+
+def parse_pool(spec: str) -> tuple[str, str]:
+    """Parse a command-line pool "NAME=PATTERN" (e.g. "bbh_en_all=bbh_en_*")."""
+    name, sep, pattern = spec.partition("=")
+    if not sep or not name.strip() or not pattern.strip():
+        raise argparse.ArgumentTypeError(f"{spec!r} is not NAME=PATTERN (e.g. 'bbh_en_all=bbh_en_*')")
+    return name.strip(), pattern.strip()

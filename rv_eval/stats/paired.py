@@ -60,7 +60,8 @@ def paired_compare(
     response per question, else the paired sign-flip permutation test on per-question means;
     p_adjusted: Holm ("holm") or Benjamini-Hochberg ("bh") across all rows (the α grid x tasks),
     or "none"; significant: p_adjusted < 1 - level; mde: the difference this comparison detects
-    with 80% power, from the observed sd of per-question differences.
+    with 80% power, from the observed sd of per-question differences. `n_resamples` sets the
+    bootstrap draws (sign-flip p-values use at least 9,999); `seed` makes both repeatable.
     `split` keeps only tasks of that split ("test" by default; None keeps all).
     """
     if correction not in CORRECTIONS:
@@ -71,8 +72,11 @@ def paired_compare(
     attrs = df.groupby(["model", "task"], observed=True)[["vector", "alpha", "split"]].first()
     rows = []
     for cand in candidates:
-        for task in sorted(set(_tasks_of(q, baseline)) & set(_tasks_of(q, cand))):
-            row = _compare_one(q.loc[baseline, task], q.loc[cand, task], n_resamples, seed, cand, task, level)
+        shared = sorted(set(_tasks_of(q, baseline)) & set(_tasks_of(q, cand)))
+        if not shared:
+            log.info("%s shares no task with baseline %s; not compared", cand, baseline)
+        for task in shared:
+            row = _compare_one(q.loc[baseline, task], q.loc[cand, task], n_resamples, seed, task, level)
             rows.append({"baseline": baseline, "model": cand, **attrs.loc[(cand, task)].to_dict(), **row})
     out = pd.DataFrame(rows, columns=[c for c in PAIRED_COLUMNS if c not in ("p_adjusted", "significant")])
     out["p_adjusted"] = adjust_pvalues(out["p_value"].to_numpy(dtype=float), correction)
@@ -87,7 +91,7 @@ def paired_arrays(bq: pd.DataFrame, cq: pd.DataFrame) -> pd.DataFrame:
 
 
 def _compare_one(
-    bq: pd.DataFrame, cq: pd.DataFrame, n_resamples: int, seed: int, cand: str, task: str, level: float
+    bq: pd.DataFrame, cq: pd.DataFrame, n_resamples: int, seed: int, task: str, level: float
 ) -> dict[str, object]:
     j = paired_arrays(bq, cq)
     rng = np.random.default_rng([seed, zlib.crc32(task.encode())])  # same draws for every candidate

@@ -7,18 +7,13 @@ import pandas as pd
 from scipy.special import comb
 
 from rv_eval.schema import check_samples_frame
-from rv_eval.stats.intervals import clustered_ci
+from rv_eval.stats.intervals import proportion_ci
 from rv_eval.stats.questions import CELL, QUESTION, question_table
 
-ATTRS = ["vector", "alpha", "split", "serves", "lang"]
+#: Output columns (docs/interfaces.md); task attributes (vector, α, split, lang) stay in the samples table.
 SUMMARY_COLUMNS = [
     "model",
-    "vector",
-    "alpha",
     "task",
-    "split",
-    "serves",
-    "lang",
     "mean",
     "se",
     "ci_low",
@@ -44,7 +39,8 @@ def summarize(df: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     """Per model x task: mean accuracy with question-clustered se and CI, and companions.
 
     mean: average over questions of each question's accuracy over all its seeds and samples.
-    se / ci_low / ci_high: question-clustered (t-interval, clipped to [0, 1]).
+    se: question-clustered; ci_low / ci_high: Wilson interval at the effective sample size
+    (see `proportion_ci`).
     seed_sd: sd across seeds of the per-seed accuracy (NaN with one seed), reported separately.
     k: responses per question (seeds x samples, the smallest over questions); pass_at_k and
     maj_at_k (majority vote over extracted answers; ties count as the expected share correct).
@@ -54,13 +50,13 @@ def summarize(df: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     q = question_table(df)
     rows = [_cell_row(cell_q, level) for _, cell_q in q.groupby(CELL, sort=True)]
     out = pd.DataFrame(rows).set_index(CELL)
-    out = out.join(_attrs(df)).join(_seed_sd(df)).join(_maj_at_k(df, q)).join(_lang_fidelity(df))
+    out = out.join(_seed_sd(df)).join(_maj_at_k(df, q)).join(_lang_fidelity(df))
     out = out.join(df.groupby(CELL, observed=True).size().rename("n_samples"))
     return out.reset_index()[SUMMARY_COLUMNS]
 
 
 def _cell_row(cq: pd.DataFrame, level: float) -> dict[str, object]:
-    mean, se, lo, hi = clustered_ci(cq["mean"].to_numpy(), level, bounds=(0.0, 1.0))
+    mean, se, lo, hi = proportion_ci(cq["mean"].to_numpy(), level)
     k = int(cq["n"].min())
     return {
         "model": cq["model"].iat[0],
@@ -74,10 +70,6 @@ def _cell_row(cq: pd.DataFrame, level: float) -> dict[str, object]:
         "k": k,
         "pass_at_k": float(pass_at_k(cq["n"].to_numpy(), cq["c"].to_numpy(), k).mean()),
     }
-
-
-def _attrs(df: pd.DataFrame) -> pd.DataFrame:
-    return df.groupby(CELL, observed=True)[ATTRS].first()
 
 
 def _seed_sd(df: pd.DataFrame) -> pd.Series:

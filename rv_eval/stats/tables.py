@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from rv_eval.stats.alpha import AlphaSelection, Score
@@ -92,3 +94,18 @@ def format_selection(sel: AlphaSelection) -> str:
         for c in sel.choices
     ]
     return markdown_table(header, rows)
+
+
+def jsonable(obj: Any) -> Any:
+    """`obj` with NaN / NA turned into None and numpy scalars into Python ones (strict JSON)."""
+    if isinstance(obj, pd.DataFrame):
+        return [jsonable(r) for r in obj.to_dict(orient="records")]
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if obj is pd.NA or (isinstance(obj, float) and math.isnan(obj)):
+        return None
+    return obj

@@ -1,8 +1,9 @@
-"""Lazy safetensors checkpoint reader: single-file or sharded HF folders, read through mmap.
+"""Lazy safetensors checkpoint reader: single-file or sharded HF folders.
 
-Only headers are parsed when a checkpoint is opened; tensor data is mapped, never loaded whole.
-`Checkpoint.flat(name, start, end)` returns a zero-copy view of a flat element range, so callers
-can stream large tensors in row chunks with bounded memory.
+Only headers are parsed when a checkpoint is opened (and checked like `safetensors.safe_open`
+would: offsets inside the file, sizes matching shapes); tensor data is read on demand.
+`Checkpoint.flat(info, start, end)` reads one flat element range, so callers can stream large
+tensors in row chunks with bounded memory.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import mmap
 import os
 import re
 from dataclasses import dataclass
@@ -66,20 +66,32 @@ class SafetensorsFile:
     def __init__(self, path: Path):
         self.path = path
         self.header_bytes, self.tensors, self.metadata = _parse_header(path)
-        self._mm: mmap.mmap | None = None
+        self._fd: int | None = None
 
-    def view(self, info: TensorInfo, start: int, end: int) -> torch.Tensor:
-        """Flat elements [start, end) of a tensor of this file, as a tensor over the mmap (no copy)."""
+    def read(self, info: TensorInfo, start: int, end: int) -> torch.Tensor:
+        """Flat elements [start, end) of a tensor of this file, read into a new tensor.
+
+        Uses positional reads (`os.preadv`, thread-safe, releases the GIL) rather than a memory map,
+        so the process holds only the chunks in flight: peak RSS does not grow with the model.
+        """
+        out = torch.empty(max(end - start, 0), dtype=info.dtype)
         if end <= start:
-            return torch.empty(0, dtype=info.dtype)
-        if self._mm is None:
-            with open(self.path, "rb") as f:
-                # ACCESS_COPY gives a writable (private, copy-on-write) buffer: torch needs one,
-                # and the file itself is never modified.
-                self._mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
-        itemsize = torch.empty(0, dtype=info.dtype).element_size()
-        return torch.frombuffer(self._mm, dtype=info.dtype, count=end - start,
-                                offset=info.offset + start * itemsize)
+            return out
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDONLY)
+        buf = memoryview(out.view(torch.uint8).numpy())
+        pos = info.offset + start * out.element_size()
+        while len(buf):
+            n = os.preadv(self._fd, [buf], pos)
+            if n <= 0:
+                raise UserError(f"{self.path}: unexpected end of file while reading tensor {info.name}. "
+                                "Fix: re-download the checkpoint (it is truncated).")
+            buf, pos = buf[n:], pos + n
+        return out
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", None) is not None:
+            os.close(self._fd)
 
     def fingerprint(self) -> str:
         """sha256 of the header, the file size and the first and last MiB of data (cheap identity)."""
@@ -216,8 +228,8 @@ class Checkpoint:
         return None
 
     def flat(self, info: TensorInfo, start: int, end: int) -> torch.Tensor:
-        """Flat elements [start, end) of the tensor `info` (a view over the memory map)."""
-        return self._by_path[info.file].view(info, start, end)
+        """Flat elements [start, end) of the tensor `info`, read into a new tensor."""
+        return self._by_path[info.file].read(info, start, end)
 
     def fingerprint(self) -> str:
         """A cheap content identity of the checkpoint (config + every shard's fingerprint)."""

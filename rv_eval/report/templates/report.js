@@ -94,11 +94,15 @@
       const th = el("th", { "data-key": col.key, title: "Sort by " + (col.group ? col.group + " " : "") + col.label, text: col.label });
       if (col.lang) th.classList.add("lang-" + col.lang);
       if (state.sortKey === col.key) th.classList.add(state.sortDir > 0 ? "sorted-asc" : "sorted-desc");
-      th.addEventListener("click", () => {
+      const sort = () => {
         if (state.sortKey === col.key) state.sortDir = -state.sortDir;
         else { state.sortKey = col.key; state.sortDir = col.kind === "text" ? 1 : -1; }
         renderLeaderboard();
-      });
+        document.querySelector(`#lb th[data-key="${CSS.escape(col.key)}"]`).focus();
+      };
+      th.tabIndex = 0;
+      th.addEventListener("click", sort);
+      th.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); sort(); } });
       head.append(th);
     }
     thead.append(groups, head);
@@ -106,7 +110,8 @@
     for (const col of cols) {
       if (!["task", "avg", "fid"].includes(col.kind)) continue;
       const vals = S.rows.map((r) => sortValue(r, col)).filter((v) => v !== -Infinity);
-      if (vals.length > 1) best[col.key] = Math.max(...vals);
+      // No highlight when every row ties: nothing stands out.
+      if (vals.length > 1 && Math.max(...vals) > Math.min(...vals)) best[col.key] = Math.max(...vals);
     }
     let rows = S.rows.slice();
     if (state.sortKey) {
@@ -152,7 +157,10 @@
     if (col.kind === "task") {
       tip += `\n${c.nq} questions × ${c.ns} seeds, ${c.n} samples`;
       if (c.fid !== null && c.fid !== undefined) tip += `\nlanguage fidelity ${pct(c.fid)}%`;
-      if (c.d !== undefined && c.d !== null) tip += `\nvs baseline ${c.d > 0 ? "+" : ""}${pct(c.d)} pts [${pct(c.dlo)}, ${pct(c.dhi)}], p(Holm)=${c.p}`;
+      if (c.d !== undefined && c.d !== null) {
+        tip += `\nvs baseline ${c.d > 0 ? "+" : ""}${pct(c.d)} pts [${pct(c.dlo)}, ${pct(c.dhi)}], p(Holm)=${c.p}`;
+        if (c.mde !== null && c.mde !== undefined) tip += `\nminimum detectable effect ${pct(c.mde)} pts`;
+      }
       td.addEventListener("click", () => openDrill(row.model, col.task, null, true));
     }
     td.title = tip;
@@ -182,10 +190,16 @@
     for (const split of ["dev", "test"]) row.append(sweepPanel(sw, split, x0, x1, y0, y1));
     card.append(row);
     for (const [lang, ch] of Object.entries(sw.chosen)) {
-      const txt = ch.alpha === null ? `${lang.toUpperCase()}: no α chosen` :
-        `${lang.toUpperCase()}: α* = ${ch.alpha} (${ch.method}); test ${pct(ch.test_mean)}% [${pct(ch.test_ci_low)}, ${pct(ch.test_ci_high)}]`;
+      let txt = ch.alpha === null ? `${lang.toUpperCase()}: no α chosen` :
+        `${lang.toUpperCase()}: α* = ${ch.alpha} (${ch.method}): test ${pct(ch.test_mean)}% [${pct(ch.test_ci_low)}, ${pct(ch.test_ci_high)}]`;
+      if (ch.alpha !== null && ch.method !== "dev" && ch.honest_mean !== null)
+        txt += `; honest (cross-fitted) ${pct(ch.honest_mean)}% [${pct(ch.honest_ci_low)}, ${pct(ch.honest_ci_high)}]`;
+      if (ch.method === "test-only") txt += " (no held-out data: chosen on the test set itself, so optimistic)";
+      if (ch.naive_alpha !== null && ch.naive_alpha !== ch.alpha)
+        txt += `; best on test would be α = ${ch.naive_alpha} at ${pct(ch.naive_mean)}%`;
       card.append(el("p", { cls: "chosen lang-" + lang, text: txt }));
     }
+    if (sw.note) card.append(el("p", { cls: "chosen", text: "No α chosen: " + sw.note }));
     return card;
   }
   function sweepPanel(sw, split, x0, x1, y0, y1) {
@@ -201,7 +215,11 @@
       g.append(svg("text", { x: L - 4, y: sy(v) + 3, "text-anchor": "end", text: (100 * v).toFixed(0) }));
     }
     const ticks = [...new Set(sw.series.flatMap((s) => s.pts.map((p) => p[0])))].sort((a, b) => a - b);
-    for (const a of ticks) g.append(svg("text", { x: sx(a), y: H - B + 13, "text-anchor": "middle", text: a }));
+    const every = Math.ceil(ticks.length / 6);
+    ticks.forEach((a, i) => {
+      if (i % every === 0 || i === ticks.length - 1 && (ticks.length - 1) % every >= every / 2)
+        g.append(svg("text", { x: sx(a), y: H - B + 13, "text-anchor": "middle", text: a }));
+    });
     g.append(svg("text", { x: (L + W - R) / 2, y: H - 3, "text-anchor": "middle", text: "α" }));
     for (const [lang, b] of Object.entries(sw.baseline)) {
       if (!lang.endsWith("/" + split)) continue;
@@ -236,9 +254,9 @@
     }
     const langs = [...new Set(sw.series.filter((s) => s.split === split).map((s) => s.lang))];
     if (!langs.length) g.append(svg("text", { x: (L + W - R) / 2, y: (T + H - B) / 2, "text-anchor": "middle", text: "no " + split + " data" }));
-    let lx = L + 6;
+    let lx = W - R - 34 * langs.length;
     for (const l of langs) {
-      g.append(svg("text", { x: lx, y: T + 12, fill: LANG_COLOR[l] || "#555", text: "— " + l.toUpperCase() }));
+      g.append(svg("text", { x: lx, y: 11, fill: LANG_COLOR[l] || "#555", "font-weight": "600", text: "— " + l.toUpperCase() }));
       lx += 34;
     }
     return g;
@@ -272,6 +290,7 @@
     if (q !== null) {
       const idx = drill.questions.findIndex((x) => x.doc === q);
       if (idx >= PAGE) state.shown = idx + 1;
+      if (idx < 0) drill.missing = q;
     }
     renderQuestions();
     if (q !== null || pushHash) document.getElementById("drill").scrollIntoView();
@@ -331,7 +350,8 @@
     document.getElementById("dinfo").textContent =
       `${drill.model} on ${drill.task} (${tinfo.lang.toUpperCase()}, ${tinfo.split}): ${nq} questions, ` +
       `${drill.mc.q.length} samples, mean accuracy ${pct(acc)}%. Showing ${Math.min(list.length, state.shown)} of ${list.length} matching questions` +
-      (drill.mc.len.some((n) => n > 0) ? `; responses longer than ${S.cap.toLocaleString()} characters are shortened in this report.` : ".");
+      (drill.mc.len.some((n) => n > 0) ? `; responses longer than ${S.cap.toLocaleString()} characters are shortened in this report.` : ".") +
+      (drill.missing ? ` Question ${drill.missing} (from the link) is not in this task.` : "");
     const head = el("tr", {}, ...["#", "question", "gold", "correct", "answers", "non-ok reasons", "language",
       S.baseline ? "baseline" : null, S.baseline ? "flip" : null].filter((x) => x !== null).map((h) => el("th", { text: h })));
     const tbody = el("tbody");
@@ -387,13 +407,24 @@
       const head = el("div", { cls: "sh" });
       head.append(el("b", { cls: ok ? "up" : "down", text: ok ? "✓ correct" : "✗ wrong" }),
         document.createTextNode(` · seed ${mc.seed[i]} · sample ${mc.k[i]} · extracted `),
-        el("code", { text: mc.x[i] === null ? "(none)" : mc.x[i] }),
+        longAnswer(mc.x[i]) ? el("i", { text: "(below)" }) : el("code", { text: mc.x[i] === null ? "(none)" : mc.x[i] }),
         document.createTextNode(` · reason ${S.vocab.reason[mc.r[i]]} · `),
         el("span", { cls: "tag" + (lang !== S.tasks.find((t) => t.task === drill.task).lang ? " warn" : ""), text: lang }),
         document.createTextNode(` · ${mc.tok[i]} tokens` + (mc.len[i] > 0 ? ` · ${mc.len[i].toLocaleString()} characters (shortened)` : "")));
-      box.append(el("div", { cls: "sample " + (ok ? "ok" : "bad"), "data-sample": i }, head, el("pre", { cls: "text response", text: mc.resp[i] })));
+      const extracted = longAnswer(mc.x[i]) ? el("pre", { cls: "text extracted", text: mc.x[i] }) : null;
+      box.append(el("div", { cls: "sample " + (ok ? "ok" : "bad"), "data-sample": i }, head, extracted, responseText(mc.resp[i], mc.len[i])));
     }
     tr.after(el("tr", { cls: "detail" }, box));
+  }
+
+  const longAnswer = (x) => x !== null && (x.length > 120 || x.includes("\n"));
+  function responseText(text, fullLength) {
+    // A shortened response holds its head (S.head characters) and tail; show the gap between them.
+    const pre = el("pre", { cls: "text response" });
+    if (!fullLength) { pre.textContent = text; return pre; }
+    const gap = el("span", { cls: "gap", text: `\n[… ${(fullLength - text.length).toLocaleString()} characters left out of this report …]\n` });
+    pre.append(document.createTextNode(text.slice(0, S.head)), gap, document.createTextNode(text.slice(S.head)));
+    return pre;
   }
 
   // ---------- URL hash (#m=<model>&t=<task>&q=<doc_id>) ----------
@@ -418,7 +449,13 @@
     const meta = S.meta;
     if (!meta) { body.append(el("p", { cls: "legend", text: "No run metadata (run.json) was given." })); return; }
     const dl = el("dl");
-    const add = (k, v) => dl.append(el("dt", { text: k }), el("dd", { text: typeof v === "string" ? v : JSON.stringify(v) }));
+    const add = (k, v) => {
+      const text = typeof v === "string" ? v : JSON.stringify(v);
+      if (Array.isArray(v) && v.length > 8) {
+        const det = el("details", {}, el("summary", { text: `${v.length} entries` }), el("pre", { text: JSON.stringify(v, null, 1) }));
+        dl.append(el("dt", { text: k }), el("dd", {}, det));
+      } else dl.append(el("dt", { text: k }), el("dd", { text }));
+    };
     add("grid", meta.grid);
     add("seeds", (meta.seeds || []).join(", "));
     add("baseline", meta.baseline ?? "–");
