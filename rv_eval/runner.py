@@ -192,6 +192,8 @@ def run_grid(grid: Grid, shard: tuple[int, int] | None = None, materialize: bool
     catalog = TaskCatalog(grid.task_paths)
     plan = Plan(grid, store, catalog)
     store.write_run_meta(plan.run_meta())
+    if removed := store.remove_stale_temp_files():
+        log.info("removed %d temporary files left by killed runs", removed)
     selected = shard_cells(grid.cells(), shard)
     stored = store.stored_fingerprints()
     pending = [c for c in selected if stored.get(c.key) != plan.fps[c.key]]
