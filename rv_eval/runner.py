@@ -209,7 +209,8 @@ def run_grid(grid: Grid, shard: tuple[int, int] | None = None, materialize: bool
         for lm, model, cells in _engines(grid, pending, in_place):
             for cell in cells:
                 bar.set_postfix_str(cell.key)
-                _run_cell(lm, grid, model, cell, plan, catalog.get(cell.task, plan.limit(cell.task)), store, grade)
+                _run_cell(lm, grid, model, cell, plan, catalog.get(cell.task, plan.limit(cell.task)), store, grade,
+                          progress)
                 summary.ran.append(cell.key)
                 bar.update(1)
             del lm  # let the engine go before the next one loads
@@ -300,7 +301,7 @@ def generation_kwargs(task_kwargs: dict[str, Any], grid: Grid) -> dict[str, Any]
 
 
 def _run_cell(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, plan: Plan, ts: _TaskState,
-              store: Store, grade: Grader) -> None:
+              store: Store, grade: Grader, progress: bool = True) -> None:
     """Generate, grade and persist one cell."""
     task, k = ts.task, grid.sampling.samples
     chat = grid.backend.chat_template
@@ -321,7 +322,8 @@ def _run_cell(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, plan: Plan, ts:
                         "Fix: use the hf or vllm backend of rv-eval.")
     set_seed(cell.seed)
     t = time.perf_counter()
-    resps = lm.generate_until([r for r in requests for _ in range(k)]) if requests else []
+    clones = [r for r in requests for _ in range(k)]  # k samples per question (lm-eval's repeats)
+    resps = lm.generate_until(clones, disable_tqdm=not progress) if requests else []
     seconds = (time.perf_counter() - t) / max(1, len(resps))
     rows = _rows(lm, grid, model, cell, requests, resps, k, seconds, grade, _engine_token_counts(lm, len(resps)))
     df = samples_frame(rows)
