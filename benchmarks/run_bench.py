@@ -72,7 +72,8 @@ def bench_overhead(family: dict[str, Path], root: Path, limit: int, max_gen: int
 def bench_alpha_switch(family: dict[str, Path], root: Path, repeat: int) -> dict:
     """Median time to switch α: in place vs loading a materialized variant (and vs merge + load)."""
     from rv_eval.backends.hf import RVHFLM
-    from rv_eval.merge import MergeSpec, merge_variants, stream_variant
+    from rv_eval.merge import MergeSpec, merge_variants
+    from rv_eval.runner import set_variant_weights
 
     runs = iter(range(1000))
 
@@ -82,7 +83,7 @@ def bench_alpha_switch(family: dict[str, Path], root: Path, repeat: int) -> dict
 
     path = merge_variants(spec(root / "variants"))[0.5]
     lm = RVHFLM(pretrained=str(family["target"]), dtype="float32")
-    t_in_place = _timed(lambda: lm.load_weights(stream_variant(spec(root / "variants"), 0.5)), repeat)
+    t_in_place = _timed(lambda: set_variant_weights(lm, spec(root / "variants"), 0.5), repeat)
     t_reload = _timed(lambda: RVHFLM(pretrained=str(path), dtype="float32"), repeat)
     t_merge_reload = _timed(lambda: RVHFLM(pretrained=str(merge_variants(spec(root / f"v{next(runs)}"))[0.5]),
                                            dtype="float32"), repeat)
