@@ -317,11 +317,9 @@ def generation_kwargs(task_kwargs: dict[str, Any], grid: Grid) -> dict[str, Any]
     return kw
 
 
-def _run_cell(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, plan: Plan, ts: _TaskState,
-              store: Store, grade: Grader, progress: bool = True) -> None:
-    """Generate, grade and persist one cell."""
-    task, k = ts.task, grid.sampling.samples
-    chat = grid.backend.chat_template
+def _build_requests(lm: Any, grid: Grid, ts: _TaskState) -> list[Any]:
+    """The task's generate_until requests (chat template applied), with the grid's sampling settings."""
+    task, chat = ts.task, grid.backend.chat_template
     task.build_all_requests(
         limit=ts.limit, apply_chat_template=chat, system_instruction=grid.backend.system_instruction,
         chat_template=getattr(lm, "apply_chat_template", None) if chat else None,
@@ -333,6 +331,14 @@ def _run_cell(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, plan: Plan, ts:
         req.arguments = (inst.args[0], generation_kwargs(inst.args[1], grid))
         req.resps = []
         requests.append(req)
+    return requests
+
+
+def _run_cell(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, plan: Plan, ts: _TaskState,
+              store: Store, grade: Grader, progress: bool = True) -> None:
+    """Generate, grade and persist one cell."""
+    k = grid.sampling.samples
+    requests = _build_requests(lm, grid, ts)
     set_seed = getattr(lm, "set_seed", None)
     if set_seed is None:
         raise UserError(f"backend {grid.backend.name!r} has no set_seed(); the runner needs explicit seeds. "
