@@ -88,10 +88,12 @@ def build_checkpoints(root: Path, size_gb: float) -> dict[str, Path]:
 
 
 def files_of(folder: Path) -> list[Path]:
+    """The safetensors files of a model folder."""
     return sorted(folder.glob("*.safetensors"))
 
 
 def warm(paths: list[Path]) -> None:
+    """Read files once so the page cache holds them."""
     for p in paths:
         with open(p, "rb") as f:
             while f.read(1 << 24):
@@ -133,6 +135,7 @@ def timed(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
 
 
 def mergekit_config(models: dict[str, Path], alpha: float) -> str:
+    """The mergekit task_arithmetic YAML for one α."""
     return (f"merge_method: task_arithmetic\nbase_model: {models['target']}\nmodels:\n"
             f"  - model: {models['post']}\n    parameters:\n      weight: {alpha!r}\n"
             f"  - model: {models['pre']}\n    parameters:\n      weight: {-alpha!r}\n"
@@ -140,6 +143,7 @@ def mergekit_config(models: dict[str, Path], alpha: float) -> str:
 
 
 def load_all(folder: Path) -> dict[str, tuple[Path, str]]:
+    """Tensor name -> (file, name) for a model folder."""
     out = {}
     for f in files_of(folder):
         with safe_open(f, "pt") as g:
@@ -176,16 +180,19 @@ def agreement(a: Path, b: Path, models: dict[str, Path], alpha: float) -> dict:
 
 
 def get(where: tuple[Path, str]) -> torch.Tensor:
+    """Load one tensor."""
     with safe_open(where[0], "pt") as f:
         return f.get_tensor(where[1])
 
 
 def is_dyadic(alpha: float) -> bool:
+    """Whether α is a dyadic fraction (its products are exact in binary floating point)."""
     den = Fraction(alpha).limit_denominator(1 << 20).denominator
     return den & (den - 1) == 0
 
 
 def main() -> None:
+    """Parse options, run the benchmark, print JSON."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size-gb", type=float, default=1.5, help="size of each input checkpoint (default 1.5)")
     ap.add_argument("--alphas", default="0.25,0.5,1,2", help="α values (default 4 dyadic ones)")
@@ -204,6 +211,7 @@ def main() -> None:
 
 
 def run(work: Path, size_gb: float, alphas: list[float], mk_python: str | None, chunk_elems: int | None) -> dict:
+    """Build inputs, measure floor, rv-eval and (optionally) mergekit."""
     t0 = time.perf_counter()
     models = build_checkpoints(work / "inputs", size_gb)
     sizes = {r: sum(f.stat().st_size for f in files_of(p)) / 1e9 for r, p in models.items()}
@@ -232,6 +240,7 @@ def run(work: Path, size_gb: float, alphas: list[float], mk_python: str | None, 
 
 
 def run_mergekit(work: Path, models: dict[str, Path], alphas: list[float], python: str) -> dict:
+    """One mergekit run per α, each compared with rv-eval's output and then removed."""
     exe = str(Path(python).parent / "mergekit-yaml")
     per_alpha, agree, peak = [], {}, 0.0
     for alpha in alphas:

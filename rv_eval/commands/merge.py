@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+from typing import TYPE_CHECKING
 
-from rv_eval.merge import MergeSpec, load_recipe, merge_variants
+if TYPE_CHECKING:  # torch is imported only when the command runs: other commands start fast
+    from rv_eval.merge import MergeSpec
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def spec_from_args(args: argparse.Namespace) -> MergeSpec:
     """A MergeSpec from the parsed options (a recipe's values, overridden by options given)."""
+    from rv_eval.merge import MergeSpec, load_recipe
+
     values = {"pre": args.pre, "post": args.post, "target": args.target, "vector": args.vector,
               "alphas": args.alpha, "out": args.out, "dtype": args.dtype, "vocab": args.vocab,
               "skip_embeddings": args.skip_embeddings, "include": args.include, "exclude": args.exclude,
@@ -71,6 +75,8 @@ def spec_from_args(args: argparse.Namespace) -> MergeSpec:
 
 def run(args: argparse.Namespace) -> int:
     """Run the merge and print one line per output folder."""
+    from rv_eval.merge import merge_variants
+
     spec = spec_from_args(args)
     for alpha, path in merge_variants(spec).items():
         print(f"alpha={format(alpha, 'g')}\t{path}")

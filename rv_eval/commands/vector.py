@@ -7,8 +7,6 @@ import json
 import sys
 
 from rv_eval.errors import UserError
-from rv_eval.merge.spec import parse_alphas
-from rv_eval.merge.stats import format_table, vector_stats
 
 EPILOG = """\
 examples:
@@ -48,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_stats(args: argparse.Namespace) -> int:
     """Compute and print the statistics."""
+    from rv_eval.merge.spec import parse_alphas
+    from rv_eval.merge.stats import format_table, vector_stats
+
     vs = None
     if args.vs:
         parts = [x for x in args.vs.split(",") if x]

@@ -100,6 +100,7 @@ class Worker(threading.Thread):
         self.start()
 
     def run(self) -> None:
+        """Consume the queue until the stop marker; keep draining after a failure."""
         while True:
             item = self.q.get()
             if item is _STOP:

@@ -114,6 +114,7 @@ class _Problems:
         self.vocab: list[str] = []
 
     def raise_if_any(self, spec: MergeSpec) -> None:
+        """Raise one UserError for the first kind of problem found (all names of that kind listed)."""
         if self.missing:
             raise UserError("missing tensors: " + _listing(self.missing, "lacks") + ". Fix: the checkpoints must hold the "
                             "same tensors; use --include/--exclude REGEX to leave tensors out of the merge.")

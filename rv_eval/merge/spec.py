@@ -111,6 +111,7 @@ def parse_alphas(value: Any) -> list[float]:
             raise UserError(f"α value {item!r} is not a number. Fix: pass e.g. --alpha 0.25,0.5,1,-1.") from e
         if not math.isfinite(a):
             raise UserError(f"α value {item!r} is not finite. Fix: pass finite numbers.")
+        a += 0.0  # -0.0 -> 0.0 (one folder alpha_0)
         if a not in out:
             out.append(a)
     return out

@@ -35,6 +35,7 @@ class _Acc:
     unchanged: dict[float, int] = field(default_factory=dict)
 
     def add(self, other: _Acc) -> None:
+        """Accumulate another tensor's or chunk's sums."""
         self.numel += other.numel
         self.v_sq += other.v_sq
         self.pre_sq += other.pre_sq
@@ -45,6 +46,7 @@ class _Acc:
             self.unchanged[a] = self.unchanged.get(a, 0) + n
 
     def row(self, name: str, with_cos: bool) -> dict[str, Any]:
+        """The derived statistics of these sums as one table/JSON row."""
         norm = math.sqrt(self.v_sq)
         out: dict[str, Any] = {
             "name": name, "numel": self.numel, "norm": norm,

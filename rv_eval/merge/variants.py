@@ -56,11 +56,15 @@ def stream_variant(spec: MergeSpec, alpha: float) -> Iterator[tuple[str, torch.T
         raise UserError("stream_variant needs a target checkpoint. Fix: set MergeSpec.target.")
     plan = plan_merge(spec)
     alpha = float(alpha)
-    for task in plan.tasks:
-        out = torch.empty(task.numel, dtype=task.dtype)
-        for chunk in iter_chunks(plan.inputs, [task], spec.chunk_elems):
-            out[chunk.start:chunk.end] = combine(prepare(plan.inputs, chunk), alpha, task.dtype)
-        yield task.name, out.view(task.shape)
+    out: torch.Tensor | None = None
+    chunks = iter_chunks(plan.inputs, plan.tasks, spec.chunk_elems)
+    for chunk in prefetch(chunks, lambda c: prepare(plan.inputs, c)):  # reads overlap the math
+        task = chunk.task
+        if chunk.start == 0:
+            out = torch.empty(task.numel, dtype=task.dtype)
+        out[chunk.start:chunk.end] = combine(chunk, alpha, task.dtype)  # type: ignore[index]
+        if chunk.end == task.numel:
+            yield task.name, out.view(task.shape)  # type: ignore[union-attr]
 
 
 def merge_variants(spec: MergeSpec) -> dict[float, Path]:

@@ -252,7 +252,9 @@ def open_checkpoint(ref: str | os.PathLike, role: str, revision: str | None = No
         return Checkpoint(path, role=role, revision=revision)
     text = str(ref)
     if re.fullmatch(r"[\w.-]+/[\w.-]+", text) and not text.startswith((".", "/")):
-        return Checkpoint(_download(text, role, revision), role=role, hub_id=text, revision=revision)
+        snapshot = _download(text, role, revision)
+        # a hub snapshot folder is named after the commit it holds: record that exact revision
+        return Checkpoint(snapshot, role=role, hub_id=text, revision=snapshot.name)
     raise UserError(f"{role} checkpoint {text!r} does not exist. Fix: pass an HF model folder, "
                     "a .safetensors file, or a hub id like Qwen/Qwen2.5-32B.")
 
