@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -209,7 +210,7 @@ def parse_grid(text: str, source: Path | None = None, out: str | Path | None = N
 
 def _resolve(base: Path, p: str) -> Path:
     q = Path(p).expanduser()
-    return q if q.is_absolute() else (base / q)
+    return q if q.is_absolute() else Path(os.path.normpath(base / q))
 
 
 def _str(ctx: _Ctx, key: str, v: Any) -> str:

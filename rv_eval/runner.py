@@ -192,6 +192,8 @@ def run_grid(grid: Grid, shard: tuple[int, int] | None = None, materialize: bool
     catalog = TaskCatalog(grid.task_paths)
     plan = Plan(grid, store, catalog)
     store.write_run_meta(plan.run_meta())
+    if removed := store.remove_stale_temp_files():
+        log.info("removed %d temporary files left by killed runs", removed)
     selected = shard_cells(grid.cells(), shard)
     stored = store.stored_fingerprints()
     pending = [c for c in selected if stored.get(c.key) != plan.fps[c.key]]
@@ -207,60 +209,75 @@ def run_grid(grid: Grid, shard: tuple[int, int] | None = None, materialize: bool
         for lm, model, cells in _engines(grid, pending, in_place):
             for cell in cells:
                 bar.set_postfix_str(cell.key)
-                _run_cell(lm, grid, model, cell, plan, catalog.get(cell.task, plan.limit(cell.task)), store, grade)
+                _run_cell(lm, grid, model, cell, plan, catalog.get(cell.task, plan.limit(cell.task)), store, grade,
+                          progress)
                 summary.ran.append(cell.key)
                 bar.update(1)
+            del lm  # let the engine go before the next one loads
     summary.seconds = time.perf_counter() - t0
     return summary
 
 
 def _engines(grid: Grid, pending: list[Cell], in_place: bool) -> Iterator[tuple[Any, ModelSpec, list[Cell]]]:
     """Yield (live LM, model, its pending cells), loading each engine once (α sweep in place)."""
+    load = _Loader(grid)
     by_model: dict[str, list[Cell]] = {}
     for c in pending:
         by_model.setdefault(c.model, []).append(c)
     for m in grid.models:
         if m.name in by_model and not m.is_variant:
-            lm = create_lm(grid.backend.name, m.path or "", grid.backend.options)
-            yield lm, m, by_model[m.name]
-            _release(lm)
+            yield load(m.path or ""), m, by_model[m.name]
     for v in grid.vectors:
         variants = [m for m in grid.models if m.vector == v.name and m.name in by_model]
         if not variants:
             continue
         if in_place:
-            yield from _in_place(grid, v, variants, by_model)
+            yield from _in_place(grid, load, v, variants, by_model)
         else:
-            yield from _materialized(grid, v, variants, by_model)
+            yield from _materialized(grid, load, v, variants, by_model)
 
 
-def _in_place(grid: Grid, v: VectorSpec, variants: list[ModelSpec], by_model: dict[str, list[Cell]]):
-    from rv_eval.merge import stream_variant
-
-    lm = create_lm(grid.backend.name, v.target, grid.backend.options)
+def _in_place(grid: Grid, load: _Loader, v: VectorSpec, variants: list[ModelSpec], by_model: dict[str, list[Cell]]):
+    lm = load(v.target)
     if not supports_in_place(lm):
         log.warning("backend %s cannot load weights in place; materializing the variants of %s", grid.backend.name, v.name)
-        _release(lm)
-        yield from _materialized(grid, v, variants, by_model)
+        del lm
+        yield from _materialized(grid, load, v, variants, by_model)
         return
     spec = merge_spec(v, [m.alpha for m in variants], grid.out / "variants" / v.name)
     for m in variants:
         t = time.perf_counter()
-        lm.load_weights(stream_variant(spec, m.alpha))
+        set_variant_weights(lm, spec, float(m.alpha or 0.0))
         log.info("%s: weights set in place in %.2f s", m.name, time.perf_counter() - t)
         yield lm, m, by_model[m.name]
-    _release(lm)
 
 
-def _materialized(grid: Grid, v: VectorSpec, variants: list[ModelSpec], by_model: dict[str, list[Cell]]):
+def set_variant_weights(lm: Any, spec: Any, alpha: float) -> None:
+    """Set θ_target + α·v in the live engine, computed by `rv_eval.merge.stream_variant`.
+
+    Runs with one torch thread, as `merge_variants` does: the per-tensor work is small and
+    memory-bound, and intra-op threads only contend (measured 6-17 s with 2 threads vs 0.5-1.2 s
+    with 1 for a 77 M-parameter model on the shared 2-core machine).
+    """
+    import torch
+
+    from rv_eval.merge import stream_variant
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        lm.load_weights(stream_variant(spec, alpha))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _materialized(grid: Grid, load: _Loader, v: VectorSpec, variants: list[ModelSpec], by_model: dict[str, list[Cell]]):
     from rv_eval.merge import merge_variants
 
     spec = merge_spec(v, [m.alpha for m in variants], grid.out / "variants" / v.name)
     paths = merge_variants(spec)
     for m in variants:
-        lm = create_lm(grid.backend.name, str(paths[m.alpha]), grid.backend.options)
-        yield lm, m, by_model[m.name]
-        _release(lm)
+        yield load(str(paths[m.alpha])), m, by_model[m.name]
 
 
 def merge_spec(v: VectorSpec, alphas: list[float | None], out: Path) -> Any:
@@ -271,9 +288,21 @@ def merge_spec(v: VectorSpec, alphas: list[float | None], out: Path) -> Any:
                      alphas=tuple(float(a) for a in alphas if a is not None), out=out, **v.merge)
 
 
-def _release(lm: Any) -> None:
-    del lm
-    gc.collect()
+class _Loader:
+    """Loads engines for one run; memory of the engine dropped before is reclaimed first."""
+
+    def __init__(self, grid: Grid) -> None:
+        self.grid, self.loaded = grid, False
+
+    def __call__(self, model: str) -> Any:
+        if self.loaded:
+            gc.collect()  # ~1 s with lm-eval imported, so only between engines
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        self.loaded = True
+        return create_lm(self.grid.backend.name, model, self.grid.backend.options)
 
 
 def generation_kwargs(task_kwargs: dict[str, Any], grid: Grid) -> dict[str, Any]:
@@ -288,11 +317,9 @@ def generation_kwargs(task_kwargs: dict[str, Any], grid: Grid) -> dict[str, Any]
     return kw
 
 
-def _run_cell(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, plan: Plan, ts: _TaskState,
-              store: Store, grade: Grader) -> None:
-    """Generate, grade and persist one cell."""
-    task, k = ts.task, grid.sampling.samples
-    chat = grid.backend.chat_template
+def _build_requests(lm: Any, grid: Grid, ts: _TaskState) -> list[Any]:
+    """The task's generate_until requests (chat template applied), with the grid's sampling settings."""
+    task, chat = ts.task, grid.backend.chat_template
     task.build_all_requests(
         limit=ts.limit, apply_chat_template=chat, system_instruction=grid.backend.system_instruction,
         chat_template=getattr(lm, "apply_chat_template", None) if chat else None,
@@ -304,19 +331,39 @@ def _run_cell(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, plan: Plan, ts:
         req.arguments = (inst.args[0], generation_kwargs(inst.args[1], grid))
         req.resps = []
         requests.append(req)
+    return requests
+
+
+def _run_cell(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, plan: Plan, ts: _TaskState,
+              store: Store, grade: Grader, progress: bool = True) -> None:
+    """Generate, grade and persist one cell."""
+    k = grid.sampling.samples
+    requests = _build_requests(lm, grid, ts)
     set_seed = getattr(lm, "set_seed", None)
     if set_seed is None:
         raise UserError(f"backend {grid.backend.name!r} has no set_seed(); the runner needs explicit seeds. "
                         "Fix: use the hf or vllm backend of rv-eval.")
     set_seed(cell.seed)
     t = time.perf_counter()
-    resps = lm.generate_until([r for r in requests for _ in range(k)]) if requests else []
+    clones = [r for r in requests for _ in range(k)]  # k samples per question (lm-eval's repeats)
+    resps = lm.generate_until(clones, disable_tqdm=not progress) if requests else []
     seconds = (time.perf_counter() - t) / max(1, len(resps))
-    rows = _rows(lm, grid, model, cell, requests, resps, k, seconds, grade)
+    rows = _rows(lm, grid, model, cell, requests, resps, k, seconds, grade, _engine_token_counts(lm, len(resps)))
     df = samples_frame(rows)
     df["doc_json"] = [r["_doc_json"] for r in rows]
     store.write_cell(cell.key, {"model": cell.model, "task": cell.task, "seed": cell.seed,
                                 "fingerprint": plan.fps[cell.key]}, df)
+
+
+def _engine_token_counts(lm: Any, n: int) -> list[tuple[int, int]] | None:
+    """Exact (prompt, generated) token counts when the backend records them (vLLM's generation_log)."""
+    records = getattr(lm, "generation_log", None)
+    if not isinstance(records, list) or len(records) != n:
+        return None
+    try:
+        return [(int(r.n_prompt_tokens), int(r.n_gen_tokens)) for r in records]
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 def _count_tokens(lm: Any, text: str) -> int:
@@ -327,17 +374,19 @@ def _count_tokens(lm: Any, text: str) -> int:
 
 
 def _rows(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, requests: list[Any], resps: list[str], k: int,
-          seconds: float, grade: Grader) -> list[dict[str, Any]]:
+          seconds: float, grade: Grader, counts: list[tuple[int, int]] | None) -> list[dict[str, Any]]:
+    """One samples-table row per response (token counts from the engine, else re-tokenized)."""
     import json
 
     meta = _task_meta(cell.task)
     rows = []
     for j, req in enumerate(requests):
         doc, prompt = req.doc, req.args[0]
-        n_prompt = _count_tokens(lm, prompt)
+        n_prompt = counts[j * k][0] if counts else _count_tokens(lm, prompt)
         doc_json = json.dumps(doc, ensure_ascii=False, default=str, sort_keys=True)
         for s in range(k):
             response = resps[j * k + s]
+            n_gen = counts[j * k + s][1] if counts else _count_tokens(lm, response)
             g = grade(cell.task, doc, response)
             rows.append({
                 "grid": grid.name, "model": model.name, "vector": model.vector, "alpha": model.alpha,
@@ -346,7 +395,7 @@ def _rows(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, requests: list[Any]
                 "fold": int(doc.get("fold", -1)), "sample_idx": s, "prompt": prompt, "response": response,
                 "gold": str(doc.get("gold", "")), "extracted": g.extracted, "correct": bool(g.correct),
                 "reason": g.reason, "response_lang": response_language(response),
-                "n_prompt_tokens": n_prompt, "n_gen_tokens": _count_tokens(lm, response), "gen_seconds": seconds,
+                "n_prompt_tokens": n_prompt, "n_gen_tokens": n_gen, "gen_seconds": seconds,
                 "_doc_json": doc_json,
             })
     return rows

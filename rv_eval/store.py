@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -125,6 +126,19 @@ class Store:
             return json.loads(md[META_KEY])
         except (FileNotFoundError, KeyError, pa.ArrowInvalid, OSError, json.JSONDecodeError):
             return None
+
+    def remove_stale_temp_files(self, max_age_s: float = 3600.0) -> int:
+        """Delete temporary cell files left by killed runs (older than `max_age_s`, so a live shard's
+        in-flight write is never touched); return how many were removed."""
+        if not self.cells_dir.is_dir():
+            return 0
+        now, n = time.time(), 0
+        for p in self.cells_dir.glob(".*.tmp-*"):
+            with contextlib.suppress(FileNotFoundError):
+                if now - p.stat().st_mtime > max_age_s:
+                    p.unlink()
+                    n += 1
+        return n
 
     def stored_fingerprints(self) -> dict[str, str]:
         """{cell key: fingerprint} of every cell file present (index, reconciled with the files)."""

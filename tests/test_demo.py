@@ -26,3 +26,8 @@ def test_demo_runs_then_resumes(tmp_path, capsys):
     assert doc["cells_done"] == 16 and doc["baseline"] == "tiny@0"
     assert {r["model"] for r in doc["results"]} == {"tiny@0", "tiny@0.5", "tiny@1", "post"}
     assert {r["task"] for r in doc["results"]} == {"demo_en", "demo_ja", "demo_dev_en", "demo_dev_ja"}
+    # regrading with the same graders changes nothing; the JSON stays byte-identical
+    assert main(["regrade", str(out)]) == 0
+    assert "16 cells; 0 verdicts changed" in capsys.readouterr().out
+    assert main(["results", str(out), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == doc

@@ -114,3 +114,14 @@ def test_paper_example_grids_validate(name):
     assert g.backend.name == "vllm" and len(g.seeds) == 3 and g.sampling.samples == 4
     assert g.baseline in {m.name for m in g.models}
     assert any(m.alpha == 0 for m in g.models)
+
+
+def test_cli_run_with_bad_grid_exits_2_without_traceback(folders, capsys):
+    from rv_eval.cli import main
+
+    (folders / "bad.yaml").write_text("models: [{path: nowhere}]\ntasks: [demo_en]\n")
+    assert main(["run", "--model-grid", str(folders / "bad.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "models[0].path" in err and "Traceback" not in err
+    assert main(["run", "--model-grid", str(folders / "bad.yaml"), "--shard", "2/2"]) == 2
+    assert "--shard '2/2'" in capsys.readouterr().err

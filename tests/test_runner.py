@@ -112,6 +112,11 @@ def test_regrade_and_changed_weights(tiny_family, tmp_path):
     data[-1] ^= 1
     wfile.write_bytes(bytes(data))
     assert run_grid(grid, grader=toy_grader, progress=False).ran == [grid.cells()[0].key]
+    # an edited question (task data) re-runs the cell too
+    data_file = tmp_path / "toytasks" / "toy.jsonl"
+    data_file.write_text(data_file.read_text().replace("1 + 1 = ?", "1 + 1 = ??"))
+    assert run_grid(load_grid(grid.source), grader=toy_grader, progress=False).ran == [grid.cells()[0].key]
+    assert load_samples(out)["prompt"].str.contains("1 + 1 = ??", regex=False).any()
 
 
 def test_import_lm_eval_log_samples(tiny_family, tmp_path):

@@ -88,3 +88,18 @@ def test_results_json_is_deterministic_and_counts(tmp_path):
 def test_not_a_results_folder_is_user_error(tmp_path):
     with pytest.raises(UserError, match="not a results folder"):
         load_samples(tmp_path)
+
+
+def test_stale_temp_files_are_removed_but_fresh_ones_kept(tmp_path):
+    import os
+    import time
+
+    s = _store(tmp_path, {"a--t--s0": "f"})
+    s.cells_dir.mkdir(parents=True)
+    old, fresh = s.cells_dir / ".a--t--s0.parquet.tmp-123", s.cells_dir / ".b--t--s0.parquet.tmp-456"
+    old.write_bytes(b"partial")
+    fresh.write_bytes(b"partial")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    assert s.remove_stale_temp_files() == 1
+    assert not old.exists() and fresh.exists()
+    assert s.stored_fingerprints() == {}

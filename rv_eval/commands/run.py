@@ -40,8 +40,8 @@ def run(args: argparse.Namespace) -> int:
     from rv_eval.results import format_results
     from rv_eval.runner import run_grid
 
-    grid = load_grid(args.model_grid, out=args.out)
     shard = parse_shard(args.shard) if args.shard else None
+    grid = load_grid(args.model_grid, out=args.out)
     s = run_grid(grid, shard=shard, materialize=args.materialize, progress=not args.no_progress)
     print(f"{grid.out}: ran {len(s.ran)} cells, skipped {s.skipped} finished, "
           f"{s.selected} in this shard of {s.total} ({s.seconds:.1f} s)")
