@@ -9,15 +9,13 @@ again resumes: finished cells are skipped.
 
 from __future__ import annotations
 
-import html
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from rv_eval import atomicio
 from rv_eval.grid import load_grid
-from rv_eval.results import format_results, results_table
+from rv_eval.results import format_results
 from rv_eval.runner import RunSummary, run_grid
 
 log = logging.getLogger(__name__)
@@ -83,29 +81,10 @@ def run_demo(out: str | Path, settings: DemoSettings = DemoSettings(), progress:
 
 
 def write_report(out: Path, path: Path, baseline: str | None) -> Path:
-    """The HTML report (`rv_eval.report.write_report` when available, else a plain results table)."""
-    try:
-        from rv_eval.report import write_report as full_report
-    except ImportError:
-        full_report = None
-    if full_report is not None:
-        try:
-            return Path(full_report(out, path, baseline=baseline))
-        except Exception as e:  # noqa: BLE001 - the demo must still end with a readable table
-            log.warning("the full HTML report failed (%s: %s); writing the plain results table instead",
-                        type(e).__name__, e)
-    table = results_table(out)
-    rows = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in rec.values()) + "</tr>"
-        for rec in table.to_dict(orient="records")
-    )
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
-    doc = (f"<!doctype html><html><head><meta charset='utf-8'><title>rv-eval results</title></head><body>"
-           f"<h1>rv-eval results: {html.escape(out.name)}</h1><p>baseline: {html.escape(str(baseline))}</p>"
-           f"<table border='1'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
-           f"<pre>{html.escape(json.dumps(table.to_dict(orient='records'), indent=1))}</pre></body></html>\n")
-    atomicio.write_text(path, doc)
-    return path
+    """The demo's HTML report (`rv_eval.report.write_report`)."""
+    from rv_eval.report import write_report as full_report
+
+    return Path(full_report(out, path, baseline=baseline))
 
 
 def summary_text(out: Path) -> str:

@@ -205,17 +205,28 @@ def run_grid(grid: Grid, shard: tuple[int, int] | None = None, materialize: bool
         return summary
     grade = grader or default_grader()
     in_place = grid.backend.in_place if materialize is None else not materialize
-    with tqdm(total=len(pending), desc="cells", unit="cell", disable=not progress) as bar:
-        for lm, model, cells in _engines(grid, pending, in_place):
-            for cell in cells:
-                bar.set_postfix_str(cell.key)
-                _run_cell(lm, grid, model, cell, plan, catalog.get(cell.task, plan.limit(cell.task)), store, grade,
-                          progress)
-                summary.ran.append(cell.key)
-                bar.update(1)
-            del lm  # let the engine go before the next one loads
+    live: Any = None  # the engine in use; closed before the next one loads (GPU memory)
+    try:
+        with tqdm(total=len(pending), desc="cells", unit="cell", disable=not progress) as bar:
+            for lm, model, cells in _engines(grid, pending, in_place):
+                live = lm
+                for cell in cells:
+                    bar.set_postfix_str(cell.key)
+                    _run_cell(lm, grid, model, cell, plan, catalog.get(cell.task, plan.limit(cell.task)), store,
+                              grade, progress)
+                    summary.ran.append(cell.key)
+                    bar.update(1)
+                del lm
+    finally:
+        _close(live)
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def _close(lm: Any) -> None:
+    """Release an engine's memory now (vLLM holds most of the GPU until closed)."""
+    if lm is not None and callable(getattr(lm, "close", None)):
+        lm.close()
 
 
 def _engines(grid: Grid, pending: list[Cell], in_place: bool) -> Iterator[tuple[Any, ModelSpec, list[Cell]]]:
@@ -263,6 +274,9 @@ def set_variant_weights(lm: Any, spec: Any, alpha: float) -> None:
 
     from rv_eval.merge import stream_variant
 
+    if callable(getattr(lm, "load_variant", None)):  # vLLM: each worker computes the variant itself
+        lm.load_variant(spec, alpha)
+        return
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -289,20 +303,26 @@ def merge_spec(v: VectorSpec, alphas: list[float | None], out: Path) -> Any:
 
 
 class _Loader:
-    """Loads engines for one run; memory of the engine dropped before is reclaimed first."""
+    """Loads engines for one run; the engine loaded before is closed and its memory reclaimed first.
+
+    Closing matters on a GPU: the previous engine is still referenced by the caller's loop, so
+    without `close()` a vLLM engine would keep most of the device memory while the next one starts.
+    """
 
     def __init__(self, grid: Grid) -> None:
-        self.grid, self.loaded = grid, False
+        self.grid, self.last = grid, None
 
     def __call__(self, model: str) -> Any:
-        if self.loaded:
+        if self.last is not None:
+            _close(self.last)
+            self.last = None
             gc.collect()  # ~1 s with lm-eval imported, so only between engines
             import torch
 
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
-        self.loaded = True
-        return create_lm(self.grid.backend.name, model, self.grid.backend.options)
+        self.last = create_lm(self.grid.backend.name, model, self.grid.backend.options)
+        return self.last
 
 
 def generation_kwargs(task_kwargs: dict[str, Any], grid: Grid) -> dict[str, Any]:
