@@ -206,19 +206,80 @@ def test_lm_eval_metadata_data_dir_reaches_the_loader(tmp_path):
         tm.load(["gsm8k_ja"])
 
 
-@pytest.mark.parametrize(
-    "name", ["aime24_en", "aime24_ja", "aime_dev_en", "gsm8k_en", "gsm8k_dev_en", "gsm8k_ja", "mgsm_en",
-             "sciq_en", "sciq_dev_en", "bbh_en", "bbh_dev_en", "demo_en", "demo_dev_ja"],
-)
-def test_every_gold_is_credited_when_stated(name):
-    """Docs and graders agree: a response stating the gold answer is graded correct for every doc."""
+TOP_TASKS = tasks.list_tasks(include_subtasks=False)
+CODE_OTHER_SAMPLE = 12  # code docs checked against another doc's reference body (each is a sandbox run)
+
+
+def _stated(doc: dict, gold: str) -> str:
+    """A response stating `gold` in the style the doc's own task asks for."""
+    info, prompt = tasks.task_info(doc["task"]), tasks.task_meta(doc["task"]).get("prompt")
+    if info.kind == "code":
+        return f"```python\n{doc['prompt']}{gold}\n```"
+    if (info.kind == "bbh" and prompt != "zeroshot") or prompt == "plain":
+        return f"答えは {gold} です。" if info.lang == "ja" else f"So the answer is {gold}."
+    if info.lang == "ja":
+        return f"よって答えは \\boxed{{{gold}}} です。"
+    return f"So the answer is \\boxed{{{gold}}}."
+
+
+def _item(doc: dict, response: str):
+    """The GradeItem tasks.grade_response grades for this doc (so grade_many can run them all)."""
+    from rv_eval.grading import GradeItem
+
+    info = tasks.task_info(doc["task"])
+    extra = {
+        "choice": lambda: {"options": list(doc["options"])},
+        "bbh": lambda: {"subtask": doc["subtask"] or info.subtask},
+        "code": lambda: {"problem": {k: doc[k] for k in ("task_id", "prompt", "test", "entry_point")}},
+    }.get(info.kind, dict)()
+    return GradeItem(info.kind, response, doc["gold"], info.lang, extra)
+
+
+def _other_gold(docs: list[dict], i: int) -> str | None:
+    """The gold of the next doc of the same (sub)task whose gold differs from doc i's, if any."""
+    d = docs[i]
+    ring = docs[i + 1 :] + docs[:i]
+    return next((o["gold"] for o in ring if o["task"] == d["task"] and o["gold"].strip() != d["gold"].strip()), None)
+
+
+def test_top_tasks_cover_every_task():
+    """The gold checks below run per top-level task; their docs are those of every task and subtask."""
+    leaves = {t for t in tasks.list_tasks() if not tasks.task_info(t).is_group}
+    covered = {t for top in TOP_TASKS for t in tasks.subtasks(top)}
+    assert leaves <= covered and len(leaves) > 200
+
+
+def _check_golds(name: str, other_limit: int | None = None) -> None:
+    from rv_eval.grading import PoolConfig, grade_many
+
+    docs = tasks.load_docs(name)
+    assert docs, name
+    others = [(d, _other_gold(docs, i)) for i, d in enumerate(docs)]
+    others = [(d, o) for d, o in others if o is not None][:other_limit]
+    items = [_item(d, _stated(d, d["gold"])) for d in docs] + [_item(d, _stated(d, o)) for d, o in others]
+    grades = grade_many(items, config=PoolConfig(progress=False))
+    right, wrong = grades[: len(docs)], grades[len(docs) :]
+    missed = [(d["task"], d["id"], d["gold"], g.reason, g.extracted) for d, g in zip(docs, right, strict=True) if not g.correct]
+    assert missed == [], missed
+    credited = [(d["task"], d["id"], d["gold"], o) for (d, o), g in zip(others, wrong, strict=True) if g.correct]
+    assert credited == [], credited
+    assert len(others) >= min(len(docs) // 2, other_limit or len(docs)), (name, len(others))
+    first = docs[0]  # the single grading path agrees with the items built here
+    assert tasks.grade_response(name, first, _stated(first, first["gold"])).correct
+
+
+@pytest.mark.parametrize("name", [t for t in TOP_TASKS if tasks.task_info(t).kind != "code"])
+def test_every_gold_is_credited_when_stated(name, shared_data):
+    """Docs and graders agree: a response stating a doc's gold is graded correct, one stating
+    another doc's (different) gold is not, for every doc of every math/choice/BBH task."""
     pytest.importorskip("rv_eval.grading", reason="rv_eval.grading lands on main with the grading issue")
-    info = tasks.task_info(name)
-    for d in tasks.load_docs(name):
-        if info.kind == "bbh":
-            response = f"So the answer is {d['gold']}."
-        elif info.lang == "ja":
-            response = f"よって答えは \\boxed{{{d['gold']}}} です。"
-        else:
-            response = f"So the answer is \\boxed{{{d['gold']}}}."
-        assert tasks.grade_response(name, d, response).correct, (d["id"], d["gold"])
+    _check_golds(name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [t for t in TOP_TASKS if tasks.task_info(t).kind == "code"])
+def test_every_code_gold_passes_its_tests(name, shared_data):
+    """The prompt plus its reference body, fenced, passes the sandboxed tests for every problem;
+    the prompt plus another problem's body fails (on a sample: each is a sandbox run)."""
+    pytest.importorskip("rv_eval.grading", reason="rv_eval.grading lands on main with the grading issue")
+    _check_golds(name, other_limit=CODE_OTHER_SAMPLE)

@@ -43,6 +43,8 @@ _WORDS = {
     ],
 }
 _BRACKETS = set("()[]{}<>")
+_DYCK_BODY_RE = re.compile(r"[\s\\()\[\]{}<>]*")
+_COPULA_RE = re.compile(r"\s*(?:です|である|となります|になります|だ)\s*[。.]?\s*$")
 
 
 def subtask_format(subtask: str) -> str:
@@ -60,7 +62,10 @@ def grade_bbh(response: str, gold: str, subtask: str, lang: str = "en") -> Grade
     gold_norm = canonical(fmt, gold)
     if gold_norm is None:  # a gold outside the subtask's format (e.g. option text in ruin_names)
         fmt, gold_norm = "text", _text_norm(gold)
-    for span in answer_spans(text):
+    spans = answer_spans(text)
+    if fmt == "dyck":
+        spans = [*dyck_boxed(text), *spans]
+    for span in spans:
         values = extract(fmt, span)
         if len(values) > 1:
             return Grade(False, " | ".join(sorted(values)), "hedged")
@@ -71,6 +76,21 @@ def grade_bbh(response: str, gold: str, subtask: str, lang: str = "en") -> Grade
     return Grade(False, None, "no_answer")
 
 
+def dyck_boxed(text: str) -> list[str]:
+    """The last `\\boxed{…}` of a Dyck answer, whose closing brackets may be unbalanced braces.
+
+    `\\boxed{) }}` closes `)` and `}`: the box holds its line up to the last `}` when that part is
+    brackets only (escaped `\\}` counts as a bracket); [] otherwise."""
+    start = text.rfind("\\boxed{")
+    if start < 0:
+        return []
+    line = text[start + len("\\boxed{") :].split("\n", 1)[0]
+    body = line[: line.rfind("}")]
+    if not body.strip() or not _DYCK_BODY_RE.fullmatch(body):
+        return []
+    return [body.replace("\\{", "{").replace("\\}", "}")]
+
+
 def canonical(fmt: str, value: str) -> str | None:
     """The canonical form of a gold (or extracted) value in format `fmt`; None if not of it."""
     found = extract(fmt, str(value))
@@ -79,7 +99,7 @@ def canonical(fmt: str, value: str) -> str | None:
 
 def extract(fmt: str, span: str) -> set[str]:
     """Canonical answers named in `span` for format `fmt` (several means hedged)."""
-    span = nfkc(span).strip(" *「」『』\"'`")
+    span = _COPULA_RE.sub("", nfkc(span)).strip(" *「」『』\"'`")
     if fmt == "choice":
         return {f"({x})" for x in pick_letters(span, [], string.ascii_uppercase)}
     if fmt in _WORDS:

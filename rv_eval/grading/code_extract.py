@@ -36,9 +36,21 @@ def _pick_block(blocks: list[tuple[str, str]], entry_point: str) -> str:
 def _as_program(code: str, prompt: str, entry_point: str) -> str:
     if not re.search(rf"def\s+{re.escape(entry_point)}\s*\(", code):
         return prompt + code  # a fenced function body
-    imports = [ln for ln in prompt.splitlines() if re.match(r"\s*(?:import|from)\s+\w", ln)]
+    code = repair_prompt(code, entry_point, suffix="")
+    imports = _prompt_imports(prompt)
     helpers = _prompt_helpers(prompt, entry_point, code)
     return "\n".join([*imports, *helpers, code])
+
+
+def _prompt_imports(prompt: str) -> list[str]:
+    """The prompt's module-level import statements (not lines of its docstrings or function bodies)."""
+    source = prompt + "\n    pass\n"
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return [ln for ln in prompt.splitlines() if re.match(r"(?:import|from)\s+\w", ln)]
+    nodes = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    return [ast.get_source_segment(source, n) or "" for n in nodes]
 
 
 def _prompt_helpers(prompt: str, entry_point: str, code: str) -> list[str]:
@@ -71,13 +83,21 @@ def _trim_to_code(text: str, entry_point: str) -> str:
     return "\n".join(lines)
 
 
-def repair_prompt(prompt: str, entry_point: str) -> str:
-    """Fix a prompt whose `def` is glued to the line before it (JHumanEval/64 has FIX = ...\"\"\"def)."""
+def repair_prompt(prompt: str, entry_point: str, suffix: str = "\n    pass\n") -> str:
+    """Fix source whose `def` is glued to the line before it (JHumanEval/64 has FIX = ...\"\"\"def).
+
+    `suffix` completes a prompt that ends before the function body; "" checks finished code. Source
+    that parses, or that the fix does not make parse, is returned unchanged."""
     try:
-        ast.parse(prompt + "\n    pass\n")
+        ast.parse(prompt + suffix)
         return prompt
     except SyntaxError:
-        return re.sub(rf"(?<=[^\n])(def\s+{re.escape(entry_point)}\s*\()", r"\n\1", prompt, count=1)
+        fixed = re.sub(rf"(?<=[^\s])(def\s+{re.escape(entry_point)}\s*\()", r"\n\1", prompt, count=1)
+    try:
+        ast.parse(fixed + suffix)
+    except SyntaxError:
+        return prompt
+    return fixed
 
 
 def _is_prose(text: str) -> bool:

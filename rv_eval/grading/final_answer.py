@@ -70,11 +70,14 @@ def find_final_answer(text: str, lang: str = "en") -> Candidate | None:
 
 
 def boxed_contents(text: str) -> list[tuple[int, str]]:
-    """(position, content) of every `\\boxed{…}` / `\\fbox{…}` with balanced braces."""
+    """(position, content) of every `\\boxed{…}` / `\\fbox{…}` with balanced braces (`\\{`, `\\}` are text)."""
     out = []
     for m in re.finditer(r"\\(?:boxed|fbox)\s*\{", text):
         depth, i = 1, m.end()
         while i < len(text) and depth:
+            if text[i] == "\\":
+                i += 2
+                continue
             depth += {"{": 1, "}": -1}.get(text[i], 0)
             i += 1
         if depth == 0:

@@ -99,7 +99,7 @@ def gold_value(gold: str) -> Value:
 
 
 _CLAUSE_END_RE = re.compile(
-    r",?\s+(?:because|since|as|which|given|from|when|if|where)\b|\s[(（]|[(（](?:since|because|as|from)\b|;|（|なぜなら|理由"
+    r",?\s+(?:because|since|as|which|given|from|when|if|where)\b|(?<!,)\s[(（]|[(（](?:since|because|as|from)\b|;|（|なぜなら|理由"
 )
 _NEGATION_RES = [
     re.compile(r"^\s*not\s+[^,;]*?,?\s*(?:but|it\s+is|it's|rather)\s+", re.IGNORECASE),
@@ -124,18 +124,22 @@ def candidate_value(cand: Candidate, keep_equation: bool = False) -> Value | Non
 
     keep_equation: the gold is an equation ("y = 2x + 3"), so do not cut at "=".
     """
-    tuple_like = cand.source in ("boxed", "gold") and bool(re.search(r"[(\[]", cand.span))
+    tuple_like = bool(re.search(r"[(\[]", cand.span)) and (
+        cand.source in ("boxed", "gold") or bool(re.match(r"\s*[(\[]", cand.span))
+    )
     span = strip_separators(cand.span, commas=not tuple_like).strip()
     for pattern in _NEGATION_RES:
         span = pattern.sub("", span, count=1)
-    if cand.source not in ("boxed", "gold"):
+    math = _LATEX_MATH_RE.match(span)  # an answer that is one LaTeX formula: "$2 \cdot (1012)^2$ です"
+    if cand.source not in ("boxed", "gold") and not math:
         clause = _CLAUSE_END_RE.search(span)
         if clause and clause.start() > 0:
             span = span[: clause.start()]
         span = _LABEL_RE.sub("", span, count=1)
-    math = _LATEX_MATH_RE.search(span)
+    math = math or _LATEX_MATH_RE.search(span)
     if math:
         span = next(g for g in math.groups() if g is not None)
+    in_math = bool(math) or cand.source in ("boxed", "gold")  # letters after a number are variables: $2n$
     span = _clean_latex(span)
     if "=" in span and not keep_equation and cand.source in ("boxed", "marker", "bold"):
         right = span.rsplit("=", 1)[1].strip()
@@ -144,7 +148,7 @@ def candidate_value(cand: Candidate, keep_equation: bool = False) -> Value | Non
     span = span.strip(" *「」『』\"'`:：")
     if not span:
         return None
-    return _numeric_value(span, boxed=cand.source in ("boxed", "gold")) or _expression_value(span)
+    return _numeric_value(span, boxed=in_math) or _expression_value(span)
 
 
 def _clean_latex(s: str) -> str:
@@ -191,6 +195,8 @@ def _is_trailing_words(raw_rest: str, boxed: bool = False) -> bool:
         return False  # algebra: 2k+2, 6r^2-4r-24, 5r^5 (but "cm^2" and "inches^2" are units)
     if boxed and re.match(r"^[a-zA-Z]", raw_rest) and not _UNIT_WORD_RE.fullmatch(rest.split()[0]):
         return False  # "2k", "5r" inside \boxed{} (units there come as \text{…} with a space)
+    if re.match(r"^[a-zA-Z](?![a-zA-Z])", raw_rest) and not _UNIT_WORD_RE.fullmatch(raw_rest[0]):
+        return False  # a single letter glued to the number is a variable: "2n", "3x" (but "5m", "3g")
     if _UNIT_WORD_RE.match(rest) or re.match(r"^[a-zA-Z\u3040-\u30ff\u4e00-\u9fff]", rest):
         return True
     return bool(re.match(r"^[,，、)(（）]", rest))
@@ -233,9 +239,31 @@ def _math_verify(pred: str, gold: str, config: MathConfig) -> bool:
         pred_parsed = parse(f"${pred}$", extraction, parsing_timeout=t)
         if not gold_parsed or not pred_parsed:
             return _squash(pred) == _squash(gold)
+        if _exact_numbers_differ(gold_parsed[0], pred_parsed[0]):
+            return False
         return bool(verify(gold_parsed, pred_parsed[0], timeout_seconds=t))
     except TimeoutException as e:
         raise _Timeout from e
+
+
+def _exact_numbers_differ(gold: object, pred: object) -> bool:
+    """True when both are exact constant expressions (no decimals, no symbols) of different value.
+
+    math-verify compares constants numerically with a tolerance, so tiny exact values such as
+    2^{98}/99! and 1/4^{2016} would both round to 0 and match; their ratio tells them apart."""
+    import sympy
+
+    if not (isinstance(gold, sympy.Expr) and isinstance(pred, sympy.Expr)):
+        return False
+    try:
+        if not (gold.is_number and pred.is_number) or gold.atoms(sympy.Float) or pred.atoms(sympy.Float):
+            return False
+        if gold.is_zero or pred.is_zero:
+            return False  # math-verify compares zeros well
+        ratio = complex(sympy.N(pred / gold, 30))
+    except (TypeError, ValueError, ArithmeticError, AttributeError):
+        return False
+    return abs(ratio - 1) > 1e-12
 
 
 def _squash(s: str) -> str:
