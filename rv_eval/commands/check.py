@@ -7,8 +7,7 @@ import json
 
 from rv_eval import atomicio
 from rv_eval.errors import CheckFailed, UserError
-from rv_eval.stats.loading import csv_list, parse_pool
-from rv_eval.stats.pooling import apply_pools
+from rv_eval.stats.options import add_pool_option, add_tasks_option
 
 EXAMPLES = """\
 examples:
@@ -43,16 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--margin", type=float, default=0.02, help="non-inferiority margin, fraction (default 0.02)"
     )
-    p.add_argument(
-        "--tasks", type=csv_list, help="comma-separated test tasks (default: all of the baseline's)"
-    )
-    p.add_argument(
-        "--pool",
-        action="append",
-        type=parse_pool,
-        metavar="NAME=PATTERN",
-        help="also score the test tasks matching PATTERN as one task NAME (repeatable)",
-    )
+    add_tasks_option(p, "comma-separated test tasks (default: all of the baseline's)")
+    add_pool_option(p)
     p.add_argument("--json", metavar="FILE", help="write the JSON verdict here")
     p.add_argument("--markdown", metavar="FILE", help="write the markdown summary here")
     p.add_argument(
@@ -69,6 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the gate, write/print the verdict; raise CheckFailed (exit 1) on a regression."""
     from rv_eval.stats import check, load_results
+    from rv_eval.stats.pooling import apply_pools
     from rv_eval.stats.tables import jsonable
 
     candidate = args.candidate or (args.baseline if args.baseline_from else None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from rv_eval import atomicio
-from rv_eval.stats.loading import csv_list
+from rv_eval.stats.options import add_out_argument, add_tasks_option
 
 EXAMPLES = """\
 examples:
@@ -29,9 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("out", metavar="OUT", help="results folder written by `rv-eval run`")
+    add_out_argument(p)
     p.add_argument("--vector", required=True, help="vector name (the grid's α-variants of it)")
-    p.add_argument("--tasks", type=csv_list, help="comma-separated test task names (default: all)")
+    add_tasks_option(p, "comma-separated test task names (default: all)")
     p.add_argument("--macro", action="store_true", help="one α for the macro-average over the tasks")
     p.add_argument("--json", metavar="FILE", help="also write the selection as JSON")
     p.set_defaults(func=run)

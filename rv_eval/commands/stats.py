@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 
 from rv_eval import atomicio
-from rv_eval.stats.loading import csv_list, filter_tasks, parse_pool
-from rv_eval.stats.pooling import apply_pools
+from rv_eval.stats.options import add_out_argument, add_pool_option, add_tasks_option
 
 EXAMPLES = """\
 examples:
@@ -31,17 +30,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("out", metavar="OUT", help="results folder written by `rv-eval run`")
+    add_out_argument(p)
     p.add_argument("--baseline", help="model name to compare every other model with")
     p.add_argument("--correction", choices=["holm", "bh", "none"], default="holm", help="default: holm")
-    p.add_argument("--tasks", type=csv_list, help="comma-separated task names (default: all)")
-    p.add_argument(
-        "--pool",
-        action="append",
-        type=parse_pool,
-        metavar="NAME=PATTERN",
-        help="also score the test tasks matching PATTERN as one task NAME (repeatable)",
-    )
+    add_tasks_option(p, "comma-separated task names (default: all)")
+    add_pool_option(p)
     p.add_argument("--json", metavar="FILE", help="also write the tables as JSON")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap / permutation draws")
     p.set_defaults(func=run)
@@ -50,6 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the summary (and paired) tables; optionally write them as JSON."""
     from rv_eval.stats import load_results, paired_compare, summarize
+    from rv_eval.stats.loading import filter_tasks
+    from rv_eval.stats.pooling import apply_pools
     from rv_eval.stats.tables import format_paired, format_summary, jsonable
 
     df = apply_pools(load_results(args.out), args.pool)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
@@ -25,11 +24,6 @@ def load_results(out_dir: str | os.PathLike) -> pd.DataFrame:
     return df
 
 
-def csv_list(text: str) -> list[str]:
-    """Split a comma-separated command-line value ("a,b") into names."""
-    return [t.strip() for t in text.split(",") if t.strip()]
-
-
 def filter_tasks(df: pd.DataFrame, tasks: list[str] | None) -> pd.DataFrame:
     """Keep only `tasks` (all if None); raise UserError naming tasks the table does not hold."""
     if not tasks:
@@ -40,10 +34,3 @@ def filter_tasks(df: pd.DataFrame, tasks: list[str] | None) -> pd.DataFrame:
         raise UserError(f"no samples for tasks {missing}. Fix: choose from {available}.")
     return df[df["task"].isin(tasks)]
 
-
-def parse_pool(spec: str) -> tuple[str, str]:
-    """Parse a command-line pool "NAME=PATTERN" (e.g. "bbh_en_all=bbh_en_*")."""
-    name, sep, pattern = spec.partition("=")
-    if not sep or not name.strip() or not pattern.strip():
-        raise argparse.ArgumentTypeError(f"{spec!r} is not NAME=PATTERN (e.g. 'bbh_en_all=bbh_en_*')")
-    return name.strip(), pattern.strip()
