@@ -10,11 +10,12 @@ except the run metadata (`RunMeta`).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from rv_eval.errors import UserError
+
+if TYPE_CHECKING:  # pandas is imported only where frames are built: graders stay light
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,8 @@ SAMPLE_DTYPES: dict[str, str] = {
 
 def samples_frame(rows: list[Sample] | list[dict[str, Any]]) -> pd.DataFrame:
     """Build a samples DataFrame with the canonical columns and dtypes."""
+    import pandas as pd
+
     dicts = [asdict(r) if isinstance(r, Sample) else dict(r) for r in rows]
     df = pd.DataFrame(dicts, columns=SAMPLE_COLUMNS)
     return df.astype(SAMPLE_DTYPES)

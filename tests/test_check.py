@@ -39,7 +39,7 @@ def test_equal_candidate_passes_and_worse_fails():
     bad = check(df, "target", "worse@1", margin=0.1)
     assert not bad.passed and not any(t.passed for t in bad.tasks)
     md = bad.to_markdown()
-    assert "REGRESSION" in md and "| gsm8k_en | 300 |" in md
+    assert "### rv-eval check: FAIL" in md and "**fail**" in md and "| gsm8k_en | 300 |" in md
     json.dumps(bad.to_dict())
 
 
@@ -65,6 +65,15 @@ def test_tasks_filter_and_errors():
     partial = df[~((df["model"] == "same@1") & (df["task"] == "mgsm_ja"))]
     with pytest.raises(UserError, match=r"candidate has no test samples for tasks \['mgsm_ja'\]"):
         check(partial, "target", "same@1")
+
+
+def test_identical_models_on_few_questions_cannot_pass():
+    """No disagreement on 3 questions does not show non-inferiority; on 300 questions it does."""
+    few = _results(n_q=3, tasks=("gsm8k_en",))
+    assert not check(few, "target", "target", margin=0.2).passed
+    many = _results(n_q=300, tasks=("gsm8k_en",))
+    v = check(many, "target", "target", margin=0.02)
+    assert v.passed and v.tasks[0].ci_low == pytest.approx(-(1 - 0.025 ** (1 / 300)))
 
 
 def test_refuses_to_gate_on_a_subset_of_questions():
@@ -132,7 +141,7 @@ def test_cli_exit_codes_and_outputs(write_store, tmp_path, capsys):
     assert json.loads(verdict.read_text())["passed"] is True
     assert "PASS" in capsys.readouterr().out
     assert main(["check", *args, "--candidate", "worse@1"]) == 1
-    assert json.loads(verdict.read_text())["passed"] is False and "REGRESSION" in md.read_text()
+    assert json.loads(verdict.read_text())["passed"] is False and "FAIL" in md.read_text()
     assert "check failed" in capsys.readouterr().err
     assert main(["check", str(tmp_path / "missing"), "--baseline", "target", "--candidate", "same@1"]) == 2
     assert main(["check", str(out), "--baseline", "target"]) == 2
@@ -170,7 +179,7 @@ def test_exit_code_of_the_real_process(write_store, tmp_path):
     root = Path(__file__).resolve().parent.parent
     argv = [sys.executable, "-m", "rv_eval", "check", str(out), "--baseline", "target", "--margin", "0.1"]
     bad = subprocess.run([*argv, "--candidate", "worse@1"], cwd=root, capture_output=True, text=True)
-    assert bad.returncode == 1 and "| gsm8k_en |" in bad.stdout and "regresses" in bad.stderr
+    assert bad.returncode == 1 and "| gsm8k_en |" in bad.stdout and "not shown non-inferior" in bad.stderr
 
 
 def test_cli_pools_tasks(write_store, tmp_path, capsys):

@@ -114,3 +114,27 @@ def test_pass_at_k():
     assert pass_at_k(4, 1, 2) == pytest.approx(0.5)  # 1 - C(3,2)/C(4,2)
     with pytest.raises(UserError):
         pass_at_k(3, 1, 5)
+
+
+def test_no_network_inside_the_sandbox(problem):
+    """A program cannot reach a server on this machine (private network namespace, when root)."""
+    import socket
+
+    from rv_eval.grading.sandbox import network_isolated
+
+    if not network_isolated():
+        pytest.skip("network namespaces need root here")
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    try:
+        body = (
+            "    import socket\n"
+            f"    socket.create_connection(('127.0.0.1', {port}), timeout=1).close()\n"
+            "    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1:])\n"
+        )
+        g = grade_code(body, problem, FAST)
+        assert (g.correct, g.reason) == (False, "runtime_error")
+        reachable = grade_code(body, problem, SandboxLimits(timeout_s=3, network=True))
+        assert reachable.correct  # the same program passes when network is allowed: the test can fail
+    finally:
+        server.close()

@@ -7,10 +7,8 @@ import json
 
 from rv_eval import atomicio
 from rv_eval.errors import CheckFailed, UserError
-from rv_eval.stats import check, load_results
 from rv_eval.stats.loading import csv_list, parse_pool
 from rv_eval.stats.pooling import apply_pools
-from rv_eval.stats.tables import jsonable
 
 EXAMPLES = """\
 examples:
@@ -18,7 +16,7 @@ examples:
   rv-eval check runs/grid --baseline target --candidate s1vec@0.5 --margin 0.03 --tasks gsm8k_en,mgsm_ja
   rv-eval check runs/grid --baseline target --candidate s1vec@0.5 --pool 'bbh_en_all=bbh_en_*' --tasks bbh_en_all
   rv-eval check runs/new --baseline-from runs/release --baseline s1vec@0.5 --json verdict.json
-exit codes: 0 pass, 1 regression, 2 error
+exit codes: 0 pass, 1 fail (a regression, or too little data to rule one out), 2 error
 """
 
 
@@ -70,6 +68,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the gate, write/print the verdict; raise CheckFailed (exit 1) on a regression."""
+    from rv_eval.stats import check, load_results
+    from rv_eval.stats.tables import jsonable
+
     candidate = args.candidate or (args.baseline if args.baseline_from else None)
     if candidate is None:
         raise UserError("--candidate is missing. Fix: name the candidate model, or use --baseline-from.")
@@ -94,5 +95,8 @@ def run(args: argparse.Namespace) -> int:
     print(text if args.print_format == "json" else verdict.to_markdown())
     if not verdict.passed:
         failed = [t.task for t in verdict.tasks if not t.passed]
-        raise CheckFailed(f"{candidate} regresses against {args.baseline} on {', '.join(failed)}")
+        raise CheckFailed(
+            f"{candidate} is not shown non-inferior to {args.baseline} (margin {args.margin:g}) "
+            f"on {', '.join(failed)}"
+        )
     return 0

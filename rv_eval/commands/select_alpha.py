@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 
 from rv_eval import atomicio
-from rv_eval.stats import load_results, select_alpha
 from rv_eval.stats.loading import csv_list
-from rv_eval.stats.tables import format_selection, jsonable
 
 EXAMPLES = """\
 examples:
@@ -41,6 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the selection table; optionally write it as JSON."""
+    from rv_eval.stats import load_results, select_alpha
+    from rv_eval.stats.tables import format_selection, jsonable
+
     selection = select_alpha(load_results(args.out), args.vector, tasks=args.tasks, macro=args.macro)
     print(format_selection(selection))
     if args.json:

@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 
 from rv_eval import atomicio
-from rv_eval.stats import load_results, paired_compare, summarize
 from rv_eval.stats.loading import csv_list, filter_tasks, parse_pool
 from rv_eval.stats.pooling import apply_pools
-from rv_eval.stats.tables import format_paired, format_summary, jsonable
 
 EXAMPLES = """\
 examples:
@@ -51,6 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the summary (and paired) tables; optionally write them as JSON."""
+    from rv_eval.stats import load_results, paired_compare, summarize
+    from rv_eval.stats.tables import format_paired, format_summary, jsonable
+
     df = apply_pools(load_results(args.out), args.pool)
     df = filter_tasks(df, args.tasks)
     summary = summarize(df)

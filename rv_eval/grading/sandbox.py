@@ -1,7 +1,7 @@
 """Run untrusted Python (model-written code + its tests) in a contained subprocess.
 
 Containment: a fresh temporary working directory (HOME and TMPDIR point into it), a minimal
-environment (no inherited secrets), a wall-clock limit with the whole process group killed,
+environment (no inherited secrets), no network (a private network namespace, where permitted), a wall-clock limit with the whole process group killed,
 RLIMIT_AS (memory), RLIMIT_NPROC (fork bombs), RLIMIT_FSIZE (huge outputs go to files that cannot
 grow past the limit), no core dumps, an unprivileged user when started as root, a guard that
 disables destructive os/shutil/subprocess calls, and cleanup of the directory and of any process
@@ -55,6 +55,7 @@ class SandboxLimits:
     max_processes: int = 16
     max_output_bytes: int = 1_000_000
     guard: bool = True  # disable destructive os/shutil/subprocess functions before running
+    network: bool = False  # False: a private network namespace with no interfaces up (when root)
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,8 @@ def _limiter(limits: SandboxLimits):
     nproc = limits.max_processes if as_root else limits.max_processes + _user_process_count()
 
     def apply() -> None:
+        if not limits.network:
+            _leave_network()
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.max_output_bytes, limits.max_output_bytes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -178,6 +181,26 @@ def _limiter(limits: SandboxLimits):
         _die_with_parent()
 
     return apply
+
+
+CLONE_NEWNET = 0x40000000
+
+
+def _leave_network() -> None:
+    """Move into a new, empty network namespace (needs root; elsewhere the call fails and is ignored)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWNET)
+
+
+@functools.cache
+def network_isolated() -> bool:
+    """Whether sandboxed programs run without network (a private network namespace)."""
+    probe = "import socket; raise SystemExit(len(socket.if_nameindex()) != 1)"
+    try:
+        done = subprocess.run([sys.executable, "-I", "-c", probe], preexec_fn=_leave_network, timeout=30)  # noqa: PLW1509
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
 
 
 def _die_with_parent() -> None:

@@ -2,43 +2,55 @@
 
 Questions are the unit of every interval and test; seeds and samples are repeated measures
 of a question. See docs/stats.md.
+
+The public names below are imported on first use (PEP 562), so the CLI, which imports every
+command module to build its parser, does not pay for scipy and statsmodels unless a statistics
+command runs.
 """
 
-from rv_eval.stats.alpha import AlphaChoice, AlphaSelection, Score, select_alpha
-from rv_eval.stats.gate import CheckVerdict, TaskVerdict, check
-from rv_eval.stats.intervals import bootstrap_ci, clustered_ci, proportion_ci
-from rv_eval.stats.loading import load_results
-from rv_eval.stats.paired import PAIRED_COLUMNS, paired_compare
-from rv_eval.stats.pooling import pool_tasks
-from rv_eval.stats.power import DesignAssumptions, mde_design, mde_from_sd, mde_table
-from rv_eval.stats.questions import question_table
-from rv_eval.stats.significance import adjust_pvalues, mcnemar_exact_pvalue, sign_flip_pvalue
-from rv_eval.stats.summary import SUMMARY_COLUMNS, pass_at_k, summarize
+from __future__ import annotations
 
-__all__ = [
-    "PAIRED_COLUMNS",
-    "SUMMARY_COLUMNS",
-    "AlphaChoice",
-    "AlphaSelection",
-    "CheckVerdict",
-    "DesignAssumptions",
-    "Score",
-    "TaskVerdict",
-    "adjust_pvalues",
-    "bootstrap_ci",
-    "check",
-    "clustered_ci",
-    "load_results",
-    "mcnemar_exact_pvalue",
-    "mde_design",
-    "mde_from_sd",
-    "mde_table",
-    "paired_compare",
-    "pass_at_k",
-    "pool_tasks",
-    "proportion_ci",
-    "question_table",
-    "select_alpha",
-    "sign_flip_pvalue",
-    "summarize",
-]
+import importlib
+from typing import Any
+
+_SOURCES = {
+    "AlphaChoice": "alpha",
+    "AlphaSelection": "alpha",
+    "Score": "alpha",
+    "select_alpha": "alpha",
+    "CheckVerdict": "gate",
+    "TaskVerdict": "gate",
+    "check": "gate",
+    "bootstrap_ci": "intervals",
+    "clustered_ci": "intervals",
+    "proportion_ci": "intervals",
+    "load_results": "loading",
+    "PAIRED_COLUMNS": "paired",
+    "paired_compare": "paired",
+    "pool_tasks": "pooling",
+    "DesignAssumptions": "power",
+    "mde_design": "power",
+    "mde_from_sd": "power",
+    "mde_table": "power",
+    "question_table": "questions",
+    "adjust_pvalues": "significance",
+    "mcnemar_exact_pvalue": "significance",
+    "sign_flip_pvalue": "significance",
+    "SUMMARY_COLUMNS": "summary",
+    "pass_at_k": "summary",
+    "summarize": "summary",
+}
+
+__all__ = sorted(_SOURCES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _SOURCES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_SOURCES[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_SOURCES))

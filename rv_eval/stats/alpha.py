@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
+from statsmodels.stats.proportion import proportion_confint
 
 from rv_eval.errors import UserError
 from rv_eval.schema import check_samples_frame
@@ -269,14 +270,19 @@ def _honest_scores(d: _TaskData, chosen: float, fold_alphas: dict[int, float]) -
 
 
 def _macro_score(per_task: list[np.ndarray]) -> Score:
-    """Mean over tasks of each task's mean; tasks are independent, so se adds in quadrature."""
+    """Mean over tasks of each task's mean; tasks are independent, so se adds in quadrature.
+
+    The interval is the Wilson one at the effective sample size, as for a single task.
+    """
     if len(per_task) == 1:
         mean, se, lo, hi = proportion_ci(per_task[0])
         return Score(float(mean), float(se), float(lo), float(hi))
     parts = [clustered_ci(v) for v in per_task]
     mean = float(np.mean([p[0] for p in parts]))
     se = float(math.sqrt(sum(float(p[1]) ** 2 for p in parts)) / len(parts))
-    return Score(mean, se, max(0.0, mean - 1.96 * se), min(1.0, mean + 1.96 * se))
+    n_eff = mean * (1 - mean) / se**2 if se > 0 else float(sum(v.size for v in per_task))
+    lo, hi = proportion_confint(mean * n_eff, n_eff, alpha=0.05, method="wilson")
+    return Score(mean, se, float(lo), float(hi))
 
 
 def _method(data: dict[str, _TaskData], feasible: bool) -> str:

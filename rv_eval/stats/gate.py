@@ -7,6 +7,7 @@ intersection-union test, so no multiplicity correction is needed for the gate's 
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import pandas as pd
@@ -52,7 +53,7 @@ class CheckVerdict:
 
     def to_markdown(self) -> str:
         """A summary fit for a CI comment."""
-        head = "PASS" if self.passed else "REGRESSION"
+        head = "PASS" if self.passed else "FAIL"
         b = _name(self.baseline, self.baseline_source)
         c = _name(self.candidate, self.candidate_source)
         lines = [
@@ -67,12 +68,13 @@ class CheckVerdict:
         for t in self.tasks:
             lines.append(
                 f"| {t.task} | {t.n_questions} | {100 * t.baseline_mean:.1f} | {100 * t.candidate_mean:.1f} "
-                f"| {100 * t.diff:+.1f} | [{100 * t.ci_low:+.1f}, {100 * t.ci_high:+.1f}] | {100 * t.mde:.1f} "
-                f"| {'pass' if t.passed else '**regression**'} |"
+                f"| {100 * t.diff:+.1f} | [{100 * t.ci_low:+.1f}, {100 * t.ci_high:+.1f}] | {_points(t.mde)} "
+                f"| {'pass' if t.passed else '**fail**'} |"
             )
         lines += [
             "",
-            f"A task passes when the CI's lower end is above -{100 * self.margin:.1f} points. "
+            f"A task passes when the CI's lower end is above -{100 * self.margin:.1f} points; it fails when "
+            "the data cannot rule out a larger drop (a regression, or too few questions to tell). "
             "MDE: the difference each task detects with 80% power (observed variance).",
         ]
         return "\n".join(lines) + "\n"
@@ -173,6 +175,10 @@ def _task_verdict(r: object, margin: float) -> TaskVerdict:
         mde=float(r.mde),
         passed=bool(r.ci_low > -margin),
     )
+
+
+def _points(x: float) -> str:
+    return "–" if math.isnan(x) else f"{100 * x:.1f}"
 
 
 def _name(model: str, source: str | None) -> str:

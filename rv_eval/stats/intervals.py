@@ -68,15 +68,15 @@ def bootstrap_ci(
     Resampling questions (not responses) is the paired bootstrap over questions. The BCa
     formulas are those of `scipy.stats.bootstrap` (Efron & Tibshirani 14.3, 15.4), with the
     jackknife of the mean in closed form, which makes it O(n) instead of O(n^2) for thousands
-    of questions. Falls back to the percentile interval where BCa is undefined; returns (d, d)
-    when every difference is the same.
+    of questions. Falls back to the percentile interval where BCa is undefined. When every
+    difference is the same the bootstrap has nothing to resample; see `_no_disagreement_ci`.
     """
     d = np.asarray(d, dtype=float)
     n = d.size
     if n < 2:
         return float("nan"), float("nan")
     if np.ptp(d) == 0:
-        return float(d[0]), float(d[0])
+        return _no_disagreement_ci(float(d[0]), n, level)
     rng = rng if rng is not None else np.random.default_rng(0)
     step = max(1, chunk_elems // n)
     boot = np.concatenate(
@@ -91,6 +91,17 @@ def bootstrap_ci(
         probs = (tail, 1 - tail)
     lo, hi = np.percentile(boot, [100 * probs[0], 100 * probs[1]])
     return float(lo), float(hi)
+
+
+def _no_disagreement_ci(d: float, n: int, level: float) -> tuple[float, float]:
+    """Interval for n questions that all show the same difference d (e.g. two identical models).
+
+    The share of questions on which the models would differ is then bounded by the exact
+    (Clopper-Pearson) upper limit for 0 of n, 1 - (tail)^(1/n), and each such question moves
+    the mean by at most 1; so d +- that limit, within [-1, 1].
+    """
+    u = 1.0 - ((1 - level) / 2) ** (1.0 / n)
+    return max(-1.0, d - u), min(1.0, d + u)
 
 
 def _bca_levels(d: np.ndarray, boot: np.ndarray, tail: float) -> tuple[float, float] | None:

@@ -23,8 +23,11 @@ def standardized_mde(n_questions: int, alpha: float = ALPHA, power: float = POWE
 
 
 def mde_from_sd(sd_diff: float, n_questions: int, alpha: float = ALPHA, power: float = POWER) -> float:
-    """MDE in accuracy points (0..1) given the sd of per-question differences (e.g. the observed one)."""
-    if not np.isfinite(sd_diff):
+    """MDE in accuracy points (0..1) given the sd of per-question differences (e.g. the observed one).
+
+    NaN when the sd is 0 or unknown: no variation observed, nothing to base a power estimate on.
+    """
+    if not np.isfinite(sd_diff) or sd_diff <= 0:
         return float("nan")
     return standardized_mde(n_questions, alpha, power) * sd_diff
 
