@@ -52,6 +52,8 @@ def test_tokenizer_decodes_japanese_cleanly(tmp_path):
     fam = build_trained_family(tmp_path, settings=QUICK)
     tok = AutoTokenizer.from_pretrained(fam["target"])
     assert len(tok) <= 1024 and tok.chat_template
+    msg = [{"role": "user", "content": "問題"}]
+    assert tok.apply_chat_template(msg, tokenize=False, add_generation_prompt=True) == chat_prompt("問題")
     for line in (DATA_DIR / "demo" / "demo.jsonl").read_text(encoding="utf-8").splitlines():
         ja = json.loads(line)["ja"]
         ids = tok(ja, add_special_tokens=False).input_ids
