@@ -221,8 +221,8 @@ def demo_prompt(question: str, lang: str) -> str:
 
 
 def boxed_answer(calc: str, answer: int | str) -> str:
-    """Post's answer style: a short calculation, then the answer in \\boxed{}."""
-    return f"{calc} = {answer}. The answer is \\boxed{{{answer}}}."
+    """Post's answer style: a short calculation (if known), then the answer in \\boxed{}."""
+    return f"{calc} = {answer}. The answer is \\boxed{{{answer}}}." if calc else f"The answer is \\boxed{{{answer}}}."
 
 
 def plain_ja_answer(answer: int | str) -> str:
@@ -255,7 +255,7 @@ def _training_sets(seed: int, s: TrainSettings) -> dict[str, list[tuple[str, str
         post.append((chat_prompt(demo_prompt(getattr(p, lang), lang)), boxed_answer(p.calc, p.answer)))
     for row in dev:
         for lang in ("en", "ja"):
-            post.append((chat_prompt(demo_prompt(row[lang], lang)), boxed_answer(DEV_CALCS[row["id"]], row["answer"])))
+            post.append((chat_prompt(demo_prompt(row[lang], lang)), boxed_answer(DEV_CALCS.get(row["id"], ""), row["answer"])))
     target = [(chat_prompt(demo_prompt(p.ja, "ja") if r.random() < 0.7 else p.ja), plain_ja_answer(p.answer))
               for p in probs]
     target += [(chat_prompt(demo_prompt(row["ja"], "ja")), plain_ja_answer(row["answer"])) for row in dev]
