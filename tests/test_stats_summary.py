@@ -100,6 +100,19 @@ def test_pass_at_k_matches_combinatorics():
     assert pass_at_k(n, c, k) == pytest.approx(brute)
 
 
+def test_pass_at_k_array_equals_the_graders_scalar():
+    from rv_eval.grading import pass_at_k as scalar
+
+    n = np.array([[5, 5, 6], [4, 10, 10]])
+    c = np.array([[0, 2, 6], [1, 3, 3]])
+    out = pass_at_k(n, c, 3)
+    assert out.shape == n.shape
+    assert out.tolist() == [[scalar(a, b, 3) for a, b in zip(ra, rc, strict=True)] for ra, rc in zip(n, c, strict=True)]
+    assert pass_at_k(np.array([], dtype=int), np.array([], dtype=int), 1).shape == (0,)
+    with pytest.raises(UserError):
+        pass_at_k(np.array([2]), np.array([1]), 3)
+
+
 def test_summary_agrees_with_core_on_simulated_table():
     rng = np.random.default_rng(1)
     p = sim.difficulty(rng, 40, mean=0.3, icc=0.6)

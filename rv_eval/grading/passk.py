@@ -1,4 +1,8 @@
-"""Unbiased pass@k (Chen et al., 2021) over n samples of which c are correct."""
+"""Unbiased pass@k (Chen et al., 2021) over n samples of which c are correct.
+
+`pass_at_k` is the reference (one question); `pass_at_k_array` applies it to arrays of
+questions (the statistics stage's per-question pass@k).
+"""
 
 from __future__ import annotations
 
@@ -17,3 +21,13 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     if n - c < k:
         return 1.0
     return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+
+
+def pass_at_k_array(n: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
+    """`pass_at_k` element-wise over arrays `n` and `c` (broadcast), computed once per distinct (n, c)."""
+    n, c = np.broadcast_arrays(np.asarray(n, dtype=np.int64), np.asarray(c, dtype=np.int64))
+    if n.size == 0:
+        return np.zeros(n.shape)
+    pairs, inverse = np.unique(np.stack([n.ravel(), c.ravel()], axis=1), axis=0, return_inverse=True)
+    values = np.array([pass_at_k(int(ni), int(ci), k) for ni, ci in pairs])
+    return values[inverse.ravel()].reshape(n.shape)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
-from scipy.special import comb
 
+from rv_eval.grading.passk import pass_at_k_array as pass_at_k  # public as rv_eval.stats.pass_at_k
 from rv_eval.schema import check_samples_frame
 from rv_eval.stats.intervals import proportion_ci
 from rv_eval.stats.questions import CELL, QUESTION, question_table
@@ -27,12 +26,6 @@ SUMMARY_COLUMNS = [
     "maj_at_k",
     "lang_fidelity",
 ]
-
-
-def pass_at_k(n: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
-    """Unbiased pass@k per question (Chen et al. 2021): 1 - C(n-c, k) / C(n, k)."""
-    n, c = np.asarray(n), np.asarray(c)
-    return 1.0 - comb(n - c, k, exact=False) / comb(n, k, exact=False)
 
 
 def summarize(df: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
