@@ -8,6 +8,7 @@ elements receive the vector (all, none, or the shared vocabulary rows under `--v
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 import torch
@@ -36,10 +37,7 @@ class TensorTask:
     @property
     def numel(self) -> int:
         """Number of elements of the output tensor."""
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+        return math.prod(self.shape)
 
     @property
     def merged(self) -> bool:
