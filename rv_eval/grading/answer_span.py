@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 
 from rv_eval.grading.final_answer import boxed_contents
 from rv_eval.grading.numbers import nfkc
 from rv_eval.grading.reasoning import strip_reasoning
+from rv_eval.schema import Grade
 
 _MARKER_RE = re.compile(
     r"(?:\b(?:the\s+)?(?:final\s+|correct\s+|best\s+)?(?:answer|option|choice)\s*(?:is|would\s+be|should\s+be|:|=)"
@@ -35,6 +37,22 @@ def answer_spans(text: str) -> list[str]:
     if lines:
         spans.append(lines[-1])
     return spans
+
+
+def grade_first_answer(
+    spans: Iterable[str], answers: Callable[[str], set[str]], gold: str | None, hedge_sep: str
+) -> Grade:
+    """Grade by the first span that names an answer: one answer is compared with `gold`, several
+    distinct ones are `hedged` (reported joined by `hedge_sep`); no span naming one is `no_answer`."""
+    for span in spans:
+        values = answers(span)
+        if len(values) > 1:
+            return Grade(False, hedge_sep.join(sorted(values)), "hedged")
+        if values:
+            value = values.pop()
+            ok = value == gold
+            return Grade(ok, value, "ok" if ok else "mismatch")
+    return Grade(False, None, "no_answer")
 
 
 def _paragraph_after(text: str, start: int) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import string
 
-from rv_eval.grading.answer_span import answer_spans, prepare
+from rv_eval.grading.answer_span import answer_spans, grade_first_answer, prepare
 from rv_eval.grading.choice import pick_letters
 from rv_eval.grading.numbers import KANJI_NUMBER_RE, kanji_to_int, nfkc, strip_separators
 from rv_eval.schema import Grade
@@ -65,15 +65,7 @@ def grade_bbh(response: str, gold: str, subtask: str, lang: str = "en") -> Grade
     spans = answer_spans(text)
     if fmt == "dyck":
         spans = [*dyck_boxed(text), *spans]
-    for span in spans:
-        values = extract(fmt, span)
-        if len(values) > 1:
-            return Grade(False, " | ".join(sorted(values)), "hedged")
-        if values:
-            value = values.pop()
-            ok = value == gold_norm
-            return Grade(ok, value, "ok" if ok else "mismatch")
-    return Grade(False, None, "no_answer")
+    return grade_first_answer(spans, lambda span: extract(fmt, span), gold_norm, " | ")
 
 
 def dyck_boxed(text: str) -> list[str]:

@@ -6,7 +6,7 @@ import re
 import string
 from collections.abc import Sequence
 
-from rv_eval.grading.answer_span import answer_spans, prepare
+from rv_eval.grading.answer_span import answer_spans, grade_first_answer, prepare
 from rv_eval.grading.numbers import nfkc
 from rv_eval.schema import Grade
 
@@ -26,15 +26,9 @@ def grade_choice(response: str, gold: str, options: Sequence[str], lang: str = "
     text, unclosed = prepare(response)
     if unclosed:
         return Grade(False, None, "unclosed_think")
-    for span in answer_spans(text):
-        picked = pick_letters(span, options, letters)
-        if len(picked) > 1:
-            return Grade(False, "/".join(sorted(picked)), "hedged")
-        if picked:
-            letter = picked.pop()
-            ok = letter == gold_letter
-            return Grade(ok, letter, "ok" if ok else "mismatch")
-    return Grade(False, None, "no_answer")
+    return grade_first_answer(
+        answer_spans(text), lambda span: pick_letters(span, options, letters), gold_letter, "/"
+    )
 
 
 def _gold_letter(gold: str, options: Sequence[str], letters: str) -> str | None:
