@@ -23,6 +23,7 @@ from pathlib import Path
 
 from rv_eval import atomicio
 from rv_eval.errors import UserError
+from rv_eval.hashing import sha256_file
 from rv_eval.paths import DATA_DIR, benchmark_data_dir, default_download_dir
 
 log = logging.getLogger(__name__)
@@ -68,15 +69,6 @@ def load_sources(path: str | os.PathLike | None = None) -> list[Source]:
 @cache
 def _sources_by_path() -> dict[str, Source]:
     return {s.path: s for s in load_sources()}
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def check_file(data_dir: Path, source: Source) -> Problem | None:

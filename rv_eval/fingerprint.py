@@ -8,7 +8,6 @@ generations, and the seed. Equal fingerprint ⇒ the stored cell is reused; diff
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
 import os
@@ -16,14 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from rv_eval import atomicio
+from rv_eval.hashing import sha256_file, sha256_json
 
 #: Bump when the runner changes what it stores for the same inputs.
 FORMAT_VERSION = 1
-
-
-def sha256_json(obj: Any) -> str:
-    """sha256 of the canonical JSON of `obj`."""
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
 
 def doc_hash(doc: Any) -> str:
@@ -51,13 +46,10 @@ class FolderHasher:
         hit = self._cache.get(key)
         if hit and hit["size"] == st.st_size and hit["mtime_ns"] == st.st_mtime_ns:
             return hit["sha256"]
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 22):
-                h.update(chunk)
-        self._cache[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": h.hexdigest()}
+        digest = sha256_file(path, block_bytes=1 << 22)
+        self._cache[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
         self._dirty = True
-        return h.hexdigest()
+        return digest
 
     def model_hash(self, model: str) -> str:
         """Hash of every file in a model folder (weights, config, tokenizer); hub ids hash by name."""
@@ -81,7 +73,7 @@ def _callable_id(fn: Any) -> Any:
     try:
         src_file = inspect.getsourcefile(fn) if mod is None else inspect.getsourcefile(mod)
         if src_file and os.path.isfile(src_file):
-            src = hashlib.sha256(Path(src_file).read_bytes()).hexdigest()
+            src = sha256_file(src_file)
     except TypeError:
         pass
     return {"fn": getattr(fn, "__qualname__", type(fn).__name__), "module_sha256": src}
