@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rv_eval import atomicio
-from rv_eval.hashing import sha256_file, sha256_json
+from rv_eval.hashing import canonical_json, sha256_file, sha256_json, sha256_text
 
 #: Bump when the runner changes what it stores for the same inputs.
 FORMAT_VERSION = 1
@@ -24,6 +24,12 @@ FORMAT_VERSION = 1
 def doc_hash(doc: Any) -> str:
     """sha256 of a question's content (canonical JSON)."""
     return sha256_json(doc)
+
+
+def doc_json_and_hash(doc: Any) -> tuple[str, str]:
+    """A question's canonical JSON (stored with its samples) and its `doc_hash`, serialised once."""
+    text = canonical_json(doc)
+    return text, sha256_text(text)
 
 
 class FolderHasher:

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from rv_eval import fingerprint
 from rv_eval.errors import UserError
 from rv_eval.grid import Cell
-from rv_eval.runner import Grader, _task_meta, default_grader, response_language, versions
+from rv_eval.runner import Grader, default_grader, response_language, task_labels, versions
 from rv_eval.schema import RunMeta, samples_frame
 from rv_eval.store import Store
 
@@ -95,10 +95,11 @@ def import_samples(out: str | Path, files: list[Path], model: str | None = None,
         task_name = task or parse_samples_name(path)
         model_name = model or path.parent.name
         cell = Cell(model_name, task_name, seed)
-        rows = _import_rows(path, cell, grade)
+        data = path.read_bytes()
+        rows = _import_rows(path, data.decode("utf-8"), cell, grade)
         df = samples_frame(rows)
         df["doc_json"] = [r["_doc_json"] for r in rows]
-        fp = "import:" + hashlib.sha256(path.read_bytes()).hexdigest()
+        fp = "import:" + hashlib.sha256(data).hexdigest()
         store.write_cell(cell.key, {"model": model_name, "task": task_name, "seed": seed, "fingerprint": fp}, df)
         _add_to_run(store, cell, fp)
         keys.append(cell.key)
@@ -106,11 +107,11 @@ def import_samples(out: str | Path, files: list[Path], model: str | None = None,
     return keys
 
 
-def _import_rows(path: Path, cell: Cell, grade: Grader) -> list[dict[str, Any]]:
-    meta = _task_meta(cell.task)
+def _import_rows(path: Path, text: str, cell: Cell, grade: Grader) -> list[dict[str, Any]]:
+    meta = task_labels(cell.task)
     rows: list[dict[str, Any]] = []
     seen: set[Any] = set()
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -123,13 +124,13 @@ def _import_rows(path: Path, cell: Cell, grade: Grader) -> list[dict[str, Any]]:
         if rec["doc_id"] in seen:  # one line per filter; the raw responses are the same
             continue
         seen.add(rec["doc_id"])
-        doc_json = json.dumps(doc, ensure_ascii=False, default=str, sort_keys=True)
+        doc_json, doc_hash = fingerprint.doc_json_and_hash(doc)
         for s, response in enumerate(resps if isinstance(resps, list) else [resps]):
             g = grade(cell.task, doc, str(response))
             rows.append({
                 "grid": "imported", "model": cell.model, "vector": None, "alpha": None, "task": cell.task,
                 "split": meta["split"], "serves": meta["serves"], "lang": meta["lang"], "seed": cell.seed,
-                "doc_id": str(doc.get("id", rec["doc_id"])), "doc_hash": fingerprint.doc_hash(doc),
+                "doc_id": str(doc.get("id", rec["doc_id"])), "doc_hash": doc_hash,
                 "fold": int(doc.get("fold", -1)), "sample_idx": s, "prompt": prompt, "response": str(response),
                 "gold": str(doc.get("gold", rec.get("target", ""))), "extracted": g.extracted,
                 "correct": bool(g.correct), "reason": g.reason, "response_lang": response_language(str(response)),

@@ -85,7 +85,7 @@ class TaskCatalog:
 # ---------------------------------------------------------------- task metadata and grading
 
 
-def _task_meta(name: str) -> dict[str, str]:
+def task_labels(name: str) -> dict[str, str]:
     """lang, split and serves of a task (`rv_eval.tasks.task_info`; inferred from the name for own tasks)."""
     try:
         from rv_eval.tasks import task_info
@@ -396,14 +396,12 @@ def _count_tokens(lm: Any, text: str) -> int:
 def _rows(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, requests: list[Any], resps: list[str], k: int,
           seconds: float, grade: Grader, counts: list[tuple[int, int]] | None) -> list[dict[str, Any]]:
     """One samples-table row per response (token counts from the engine, else re-tokenized)."""
-    import json
-
-    meta = _task_meta(cell.task)
+    meta = task_labels(cell.task)
     rows = []
     for j, req in enumerate(requests):
         doc, prompt = req.doc, req.args[0]
         n_prompt = counts[j * k][0] if counts else _count_tokens(lm, prompt)
-        doc_json = json.dumps(doc, ensure_ascii=False, default=str, sort_keys=True)
+        doc_json, doc_hash = fingerprint.doc_json_and_hash(doc)
         for s in range(k):
             response = resps[j * k + s]
             n_gen = counts[j * k + s][1] if counts else _count_tokens(lm, response)
@@ -411,7 +409,7 @@ def _rows(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, requests: list[Any]
             rows.append({
                 "grid": grid.name, "model": model.name, "vector": model.vector, "alpha": model.alpha,
                 "task": cell.task, "split": meta["split"], "serves": meta["serves"], "lang": meta["lang"],
-                "seed": cell.seed, "doc_id": str(doc.get("id", req.doc_id)), "doc_hash": fingerprint.doc_hash(doc),
+                "seed": cell.seed, "doc_id": str(doc.get("id", req.doc_id)), "doc_hash": doc_hash,
                 "fold": int(doc.get("fold", -1)), "sample_idx": s, "prompt": prompt, "response": response,
                 "gold": str(doc.get("gold", "")), "extracted": g.extracted, "correct": bool(g.correct),
                 "reason": g.reason, "response_lang": response_language(response),
