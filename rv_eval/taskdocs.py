@@ -23,7 +23,7 @@ import yaml
 from rv_eval.benchdata import benchmark_file
 from rv_eval.errors import UserError
 from rv_eval.paths import DATA_DIR
-from rv_eval.splits import SEED, load_split, read_jsonl
+from rv_eval.splits import SEED, aime_csv_rows, load_split, read_jsonl
 
 AIME24_JA_ENV = "RV_EVAL_AIME24_JA"
 LETTERS = "ABCD"
@@ -97,8 +97,7 @@ def aime_dev_docs(lang: str, data_dir: str | None = None, **_: Any) -> list[Doc]
     """AIME dev pools: EN = AIME 2022+2023 (CSV); JA = PolyMath ja high minus AIME 2024 copies."""
     ids = load_split("aime_dev")[lang]
     if lang == "en":
-        with open(benchmark_file("aime_1983_2024/AIME_Dataset_1983_2024.csv", data_dir), encoding="utf-8") as f:
-            rows = {r["ID"]: r for r in csv.DictReader(f)}
+        rows = {r["ID"]: r for r in aime_csv_rows(data_dir)}
         return [_doc(i, int_answer(rows[i]["Answer"]), rows[i]["Question"].strip()) for i in ids]
     rows = {r["id"]: r for r in read_jsonl(benchmark_file("polymath/ja/high.jsonl", data_dir))}
     return [_doc(i, int_answer(rows[i]["answer"]), rows[i]["question"]) for i in ids]
