@@ -60,11 +60,6 @@ class Inputs:
     pre: Checkpoint | None
     post: Checkpoint | None  # the post model, or the saved vector
 
-    @property
-    def uses_vector(self) -> bool:
-        """True when a saved vector replaces (pre, post)."""
-        return self.pre is None
-
 
 @dataclass
 class MergePlan:
