@@ -8,6 +8,7 @@ file and the key. Relative paths are resolved against the grid file's folder.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import os
@@ -38,8 +39,7 @@ class Sampling:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict (stored in run.json and in cell fingerprints)."""
-        return {"temperature": self.temperature, "top_p": self.top_p,
-                "max_gen_toks": self.max_gen_toks, "samples": self.samples}
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
