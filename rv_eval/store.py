@@ -18,7 +18,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, astuple, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -156,14 +156,13 @@ class Store:
         finally:
             con.close()
 
-    def _index_put(self, key: str, meta: dict[str, Any], path: Path, n_rows: int, n_correct: int) -> None:
+    def _index_put(self, key: str, meta: dict[str, Any], path: Path, n_rows: int, n_correct: int) -> CellRecord:
         st = path.stat()
+        rec = CellRecord(key, meta["model"], meta["task"], int(meta["seed"]), meta["fingerprint"],
+                         n_rows, n_correct, st.st_size, st.st_mtime_ns)
         with self._db() as con:
-            con.execute(
-                "INSERT OR REPLACE INTO cells VALUES (?,?,?,?,?,?,?,?,?)",
-                (key, meta["model"], meta["task"], int(meta["seed"]), meta["fingerprint"],
-                 n_rows, n_correct, st.st_size, st.st_mtime_ns),
-            )
+            con.execute("INSERT OR REPLACE INTO cells VALUES (?,?,?,?,?,?,?,?,?)", astuple(rec))
+        return rec
 
     def records(self) -> list[CellRecord]:
         """Index rows for every cell file present; files the index lacks or has outdated are re-read."""
@@ -193,10 +192,7 @@ class Store:
             log.warning("ignoring unreadable cell file %s (it will be re-run)", path)
             return None
         df = pq.read_table(path, columns=["correct"]).to_pandas()
-        self._index_put(key, meta, path, n_rows=len(df), n_correct=int(df["correct"].sum()))
-        st = path.stat()
-        return CellRecord(key, meta["model"], meta["task"], int(meta["seed"]), meta["fingerprint"],
-                          len(df), int(df["correct"].sum()), st.st_size, st.st_mtime_ns)
+        return self._index_put(key, meta, path, n_rows=len(df), n_correct=int(df["correct"].sum()))
 
     def current_keys(self) -> tuple[list[str], list[str], list[str]]:
         """(finished, pending, stale) cell keys of the current grid, in grid order."""
