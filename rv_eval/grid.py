@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from rv_eval.errors import UserError
+from rv_eval.yamlio import parse_yaml
 
 BACKEND_NAMES = ("hf", "vllm")
 _TOP_KEYS = {"name", "out", "models", "tasks", "seeds", "sampling", "backend", "baseline", "task_paths"}
@@ -172,10 +171,7 @@ def parse_grid(text: str, source: Path | None = None, out: str | Path | None = N
     """Validate grid YAML `text`; relative paths resolve against `source`'s folder (else the cwd)."""
     ctx = _Ctx(str(source) if source else "<grid>")
     base = source.resolve().parent if source else Path.cwd()
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise UserError(f"{ctx.source}: not valid YAML ({str(e).splitlines()[0]}). Fix: correct the syntax.") from None
+    raw = parse_yaml(text, ctx.source)
     if not isinstance(raw, dict):
         raise ctx.fail("<top level>", "expected a mapping of keys", "write `models:`, `tasks:`, `seeds:` ... keys")
     unknown = sorted(set(raw) - _TOP_KEYS)

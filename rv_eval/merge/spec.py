@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
 from rv_eval.errors import UserError
+from rv_eval.yamlio import parse_yaml
 
 VOCAB_POLICIES = ("error", "common-rows")
 OUT_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
@@ -139,11 +139,10 @@ def load_recipe(path: str | Path, **overrides: Any) -> MergeSpec:
     """
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise UserError(f"recipe {path} cannot be read: {e}. Fix: check the path.") from e
-    except yaml.YAMLError as e:
-        raise UserError(f"recipe {path} is not valid YAML: {e}. Fix: correct the file.") from e
+    data = parse_yaml(text, f"recipe {path}")
     if not isinstance(data, dict):
         raise UserError(f"recipe {path} must be a mapping of keys (pre, post, target, alphas, out...).")
     unknown = sorted(set(data) - _RECIPE_KEYS)
