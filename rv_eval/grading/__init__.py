@@ -6,7 +6,7 @@ Public, stable entry points (tasks, regrading and reports use them):
 - `grade_choice(response, gold, options, lang="en") -> Grade`
 - `grade_bbh(response, gold, subtask, lang="en") -> Grade`
 - `grade_code(completion, problem, limits=None) -> Grade`
-- `pass_at_k(n, c, k) -> float`
+- `pass_at_k(n, c, k) -> float`, and `pass_at_k_array(n, c, k)` element-wise over arrays
 - `response_language(text) -> "ja" | "en" | "zh" | "mixed" | "other" | "empty"`
 - `grade_many(items: Iterable[GradeItem], workers=None) -> list[Grade]`
 """
@@ -18,7 +18,7 @@ from rv_eval.grading.items import GradeItem, grade_item
 from rv_eval.grading.language import response_language
 from rv_eval.grading.math_grade import MathConfig, grade_math
 from rv_eval.grading.parallel import PoolConfig, grade_many
-from rv_eval.grading.passk import pass_at_k
+from rv_eval.grading.passk import pass_at_k, pass_at_k_array
 from rv_eval.grading.sandbox import SandboxLimits
 from rv_eval.schema import Grade
 
@@ -35,5 +35,6 @@ __all__ = [
     "grade_many",
     "grade_math",
     "pass_at_k",
+    "pass_at_k_array",
     "response_language",
 ]

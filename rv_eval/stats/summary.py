@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from rv_eval.grading.passk import pass_at_k_array as pass_at_k  # public as rv_eval.stats.pass_at_k
+from rv_eval.grading import pass_at_k_array as pass_at_k  # public as rv_eval.stats.pass_at_k
 from rv_eval.schema import check_samples_frame
 from rv_eval.stats.intervals import proportion_ci
 from rv_eval.stats.questions import CELL, QUESTION, question_table
