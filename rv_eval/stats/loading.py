@@ -8,17 +8,16 @@ from pathlib import Path
 import pandas as pd
 
 from rv_eval.errors import UserError
-from rv_eval.schema import check_samples_frame
 
 
 def load_results(out_dir: str | os.PathLike) -> pd.DataFrame:
-    """The samples table of a results folder (via `rv_eval.store.load_samples`), checked for columns."""
+    """The samples table of a results folder (via `rv_eval.store.load_samples`); UserError if it holds none."""
     path = Path(out_dir)
     if not path.is_dir():
         raise UserError(f"results folder {path} does not exist. Fix: pass the OUT folder of `rv-eval run`.")
     from rv_eval.store import load_samples  # the runner's store; imported late to keep `stats` light
 
-    df = check_samples_frame(load_samples(path))
+    df = load_samples(path)  # exactly SAMPLE_COLUMNS (checked by the store)
     if df.empty:
         raise UserError(f"results folder {path} holds no samples. Fix: run `rv-eval run` into it first.")
     return df
