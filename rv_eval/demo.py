@@ -28,10 +28,10 @@ BASELINE = "tiny@0"
 class DemoSettings:
     """Size of the demo (the defaults finish in a few minutes on 2 CPU cores)."""
 
-    limit: int = 4  # questions per task
+    limit: int = 8  # questions per task
     seeds: tuple[int, ...] = (0, 1)
     samples: int = 2
-    max_gen_toks: int = 24
+    max_gen_toks: int = 40  # a boxed two-step answer takes 18-26 tokens
     alphas: tuple[float, ...] = (0.0, 0.5, 1.0)
 
 
@@ -58,11 +58,11 @@ def ensure_family(models_dir: Path) -> None:
     """Build the tiny family once (kept across runs so the second run resumes)."""
     if (models_dir / "family.json").is_file():
         return
-    from rv_eval.tinymodels import build_family
+    from rv_eval.tinymodels import build_trained_family
 
     log.info("building tiny pre/post/target models in %s", models_dir)
     tmp = atomicio.make_tempdir(models_dir.parent, "models")
-    build_family(tmp)
+    build_trained_family(tmp)
     with atomicio.atomic_path(models_dir) as dest:
         tmp.rename(dest)
 

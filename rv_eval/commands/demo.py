@@ -20,26 +20,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", required=True, help="output folder (models, grid.yaml, cells, report.html)")
-    p.add_argument("--limit", type=int, default=4, help="questions per task (default 4)")
-    p.add_argument("--seeds", default="0,1", help="comma-separated seeds (default 0,1)")
+    # defaults live in rv_eval.demo.DemoSettings (imported only when the command runs)
+    p.add_argument("--limit", type=int, default=None, help="questions per task (default 8)")
+    p.add_argument("--seeds", default=None, help="comma-separated seeds (default 0,1)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo and print the results table and the report path."""
+    from dataclasses import replace
     from pathlib import Path
 
     from rv_eval.demo import DemoSettings, run_demo, summary_text
     from rv_eval.errors import UserError
 
-    try:
-        seeds = tuple(int(x) for x in args.seeds.split(","))
-    except ValueError:
-        raise UserError(f"--seeds {args.seeds!r}: expected comma-separated integers. Fix: e.g. --seeds 0,1") from None
-    if args.limit < 1:
-        raise UserError(f"--limit {args.limit}: must be >= 1. Fix: e.g. --limit 4")
-    s, report = run_demo(Path(args.out), DemoSettings(limit=args.limit, seeds=seeds), progress=not args.no_progress)
+    settings = DemoSettings()
+    if args.seeds is not None:
+        try:
+            settings = replace(settings, seeds=tuple(int(x) for x in args.seeds.split(",")))
+        except ValueError:
+            raise UserError(f"--seeds {args.seeds!r}: expected comma-separated integers. Fix: e.g. --seeds 0,1") from None
+    if args.limit is not None:
+        if args.limit < 1:
+            raise UserError(f"--limit {args.limit}: must be >= 1. Fix: e.g. --limit 4")
+        settings = replace(settings, limit=args.limit)
+    s, report = run_demo(Path(args.out), settings, progress=not args.no_progress)
     print(f"{args.out}: ran {len(s.ran)} cells, skipped {s.skipped} finished ({s.seconds:.1f} s)")
     print(summary_text(Path(args.out)), end="")
     print(f"report: {report}")
