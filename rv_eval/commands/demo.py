@@ -45,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
         if args.limit < 1:
             raise UserError(f"--limit {args.limit}: must be >= 1. Fix: e.g. --limit 4")
         settings = replace(settings, limit=args.limit)
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UserError(f"--out {args.out} is a file, not a folder. Fix: pass a new folder (or an earlier demo's).")
     s, report = run_demo(Path(args.out), settings, progress=not args.no_progress)
     print(f"{args.out}: ran {len(s.ran)} cells, skipped {s.skipped} finished ({s.seconds:.1f} s)")
     print(summary_text(Path(args.out)), end="")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from rv_eval.errors import UserError
 
 if TYPE_CHECKING:  # torch is imported only when the command runs: other commands start fast
     from rv_eval.merge import MergeSpec
@@ -78,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
     from rv_eval.merge import merge_variants
 
     spec = spec_from_args(args)
+    for what, path in (("--out", spec.out), ("--save-vector", spec.save_vector)):
+        if path is not None and Path(path).exists() and not Path(path).is_dir():
+            raise UserError(f"{what} {path} is a file, not a folder. Fix: pass a new or existing folder.")
     for alpha, path in merge_variants(spec).items():
         print(f"alpha={format(alpha, 'g')}\t{path}")
     if spec.save_vector is not None:

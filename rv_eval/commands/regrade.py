@@ -35,11 +35,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Re-grade or import, then print a summary."""
     from rv_eval.regrade import import_samples, regrade
+    from rv_eval.store import load_run_meta
 
     if args.imports:
         keys = import_samples(args.out, args.imports, model=args.model, seed=args.seed, task=args.task)
         print(f"{args.out}: imported {len(keys)} cells: {', '.join(keys)}")
         return 0
+    load_run_meta(args.out)  # a results folder, or one clear error (never create an empty one)
     s = regrade(args.out)
     print(f"{args.out}: re-graded {s.samples} samples in {s.cells} cells; {s.changed} verdicts changed")
     return 0
