@@ -90,6 +90,9 @@ def import_samples(out: str | Path, files: list[Path], model: str | None = None,
     keys = []
     for path in files:
         path = Path(path)
+        if path.is_dir():
+            raise UserError(f"{path} is a directory, not a samples file. Fix: pass the lm-eval "
+                            f"samples_<task>_<date>.jsonl files inside it (e.g. --import {path}/samples_*.jsonl).")
         if not path.is_file():
             raise UserError(f"{path} not found. Fix: pass existing samples_*.jsonl files.")
         task_name = task or parse_samples_name(path)

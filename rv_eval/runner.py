@@ -189,6 +189,7 @@ def run_grid(grid: Grid, shard: tuple[int, int] | None = None, materialize: bool
     """Run every pending cell of `grid` (or of shard i/n) into `grid.out`; return what was done."""
     t0 = time.perf_counter()
     store = Store(grid.out)
+    store.check_writable()  # --out a file: one clear error before anything is written
     catalog = TaskCatalog(grid.task_paths)
     plan = Plan(grid, store, catalog)
     store.write_run_meta(plan.run_meta())

@@ -74,12 +74,27 @@ class Store:
         """Write OUT/run.json atomically."""
         atomicio.write_json(self.out / RUN_JSON, asdict(meta))
 
+    def check_results_folder(self) -> None:
+        """Raise UserError unless OUT is an existing results folder (a folder holding run.json).
+
+        Reads only: a missing folder is never created.
+        """
+        fix = "Fix: pass the `out` folder of an `rv-eval run` (the folder holding run.json), or run one first."
+        if not self.out.exists():
+            raise UserError(f"{self.out} does not exist, so it is not a results folder. {fix}")
+        if not self.out.is_dir():
+            raise UserError(f"{self.out} is a file, not a results folder. {fix}")
+        if not (self.out / RUN_JSON).is_file():
+            raise UserError(f"{self.out / RUN_JSON} not found: {self.out} is not a results folder. {fix}")
+
+    def check_writable(self) -> None:
+        """Raise UserError if OUT cannot be a results folder (it is a file, or lies under one); creates nothing."""
+        atomicio.check_output_path(self.out, "folder")
+
     def read_run_meta(self) -> RunMeta:
-        """Read OUT/run.json."""
+        """Read OUT/run.json (UserError if OUT is not a results folder)."""
+        self.check_results_folder()
         path = self.out / RUN_JSON
-        if not path.is_file():
-            raise UserError(f"{path} not found: {self.out} is not a results folder. "
-                            "Fix: pass the `out` folder of an `rv-eval run` (or run one first).")
         try:
             return RunMeta(**json.loads(path.read_text(encoding="utf-8")))
         except (json.JSONDecodeError, TypeError) as e:
@@ -147,6 +162,7 @@ class Store:
     # ---------------------------------------------------------------- index
     @contextlib.contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
+        self.check_writable()
         self.out.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(self.out / INDEX_DB, timeout=60)
         try:
@@ -196,9 +212,10 @@ class Store:
 
     def current_keys(self) -> tuple[list[str], list[str], list[str]]:
         """(finished, pending, stale) cell keys of the current grid, in grid order."""
+        expected = self.expected()  # first: a folder that is not a results folder gets no index
         stored = self.stored_fingerprints()
         done, pending, stale = [], [], []
-        for key, fp in self.expected().items():
+        for key, fp in expected.items():
             if stored.get(key) == fp:
                 done.append(key)
             else:
@@ -228,5 +245,11 @@ def load_samples(out: str | Path, with_doc: bool = False) -> pd.DataFrame:
 
 
 def load_run_meta(out: str | Path) -> RunMeta:
-    """The run metadata (OUT/run.json)."""
+    """The run metadata (OUT/run.json); UserError if `out` is not a results folder (nothing is created)."""
     return Store(out).read_run_meta()
+
+
+def results_folder(out: str | Path) -> Path:
+    """`out` as a Path, after checking it is a results folder (UserError naming what it is instead)."""
+    Store(out).check_results_folder()
+    return Path(out)

@@ -90,9 +90,6 @@ def _assert_one_line_error(err: str, phrase: str) -> None:
     assert "Fix:" in lines[0] or "usage:" in err, err
 
 
-ATOMIC_DIR = ("rv_eval/atomicio.py: an output path that is a folder (or under a file) raises "
-              "IsADirectoryError/FileExistsError with a traceback (exit 1) instead of a UserError")
-
 # (command line, expected exit code, phrase of the one-line message)
 USER_ERRORS = [
     ("run --model-grid {tmp}/missing.yaml", 2, "not found"),
@@ -106,19 +103,17 @@ USER_ERRORS = [
     ("run --model-grid {unknown_task} --shard 3/2", 2, "--shard"),
     ("run --model-grid {unknown_task} --shard x", 2, "--shard"),
     ("results {empty}", 2, "not a results folder"),
-    pytest.param("results {tmp}/nope", 2, "not a results folder",
-                 marks=xfail("rv_eval/results.py results_table -> store.load_samples creates the missing OUT "
-                             "(with index.sqlite) before load_run_meta reports it")),
+    ("results {tmp}/nope", 2, "not a results folder"),
     ("stats {empty}", 2, "not a results folder"),
     ("select-alpha {empty} --vector tiny", 2, "not a results folder"),
     ("report {empty} -o {tmp}/r.html", 2, "not a results folder"),
     ("check {empty} --baseline a --candidate b", 2, "not a results folder"),
     ("regrade {tmp}/nope", 2, "not a results folder"),
     ("regrade {plain}", 2, "not a results folder"),
-    pytest.param("regrade {tmp}/o --import {empty} --model m", 2, "directory",
-                 marks=xfail("rv_eval/regrade.py import_samples says '<dir> not found' for a directory")),
-    pytest.param("results {plain}", 2, "plain.txt",
-                 marks=xfail("rv_eval/store.py Store._db mkdirs OUT: FileExistsError traceback when OUT is a file")),
+    ("regrade {tmp}/o --import {empty} --model m", 2, "directory"),
+    ("results {plain}", 2, "plain.txt"),
+    ("stats {plain}", 2, "is a file, not a results folder"),
+    ("check {plain} --baseline a --candidate b", 2, "is a file, not a results folder"),
     ("merge --pre {pre} --post {post} --target {target} --alpha 0.5,x --out {tmp}/v", 2, "'x' is not a number"),
     ("merge --pre {pre} --post {post} --target {target} --alpha 0.5;1 --out {tmp}/v", 2, "not a number"),
     ("merge --pre {pre} --post {post} --target {target} --alpha nan --out {tmp}/v", 2, "not finite"),
@@ -149,16 +144,14 @@ USER_ERRORS = [
     ("demo --out {plain}", 2, "plain.txt"),
     ("demo --out {tmp}/d --limit 0", 2, "--limit"),
     ("demo --out {tmp}/d --seeds x", 2, "--seeds"),
-    pytest.param("stats {demo} --json {empty}", 2, "empty", marks=xfail(ATOMIC_DIR)),
-    pytest.param("check {demo} --baseline tiny@0 --candidate tiny@1 --json {empty}", 2, "empty",
-                 marks=xfail(ATOMIC_DIR)),
-    pytest.param("report {demo} -o {empty}", 2, "empty", marks=xfail(ATOMIC_DIR)),
-    pytest.param("report {demo} -o {plain}/r.html", 2, "plain.txt", marks=xfail(ATOMIC_DIR)),
+    ("stats {demo} --json {empty}", 2, "empty"),
+    ("check {demo} --baseline tiny@0 --candidate tiny@1 --json {empty}", 2, "empty"),
+    ("report {demo} -o {empty}", 2, "empty"),
+    ("report {demo} -o {plain}/r.html", 2, "plain.txt"),
     pytest.param("run --model-grid {hub_model}", 2, "no-such-org/no-such-model",
                  marks=xfail("rv_eval/backends (hf): an unreachable hub id raises transformers' OSError with a "
                              "traceback (exit 1); merge already reports the same case as a UserError")),
-    pytest.param("run --model-grid {demo}/grid.yaml --out {plain}", 2, "plain.txt",
-                 marks=xfail("rv_eval/store.py / runner: NotADirectoryError traceback when --out is a file")),
+    ("run --model-grid {demo}/grid.yaml --out {plain}", 2, "plain.txt"),
 ]
 
 

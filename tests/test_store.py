@@ -103,3 +103,29 @@ def test_stale_temp_files_are_removed_but_fresh_ones_kept(tmp_path):
     assert s.remove_stale_temp_files() == 1
     assert not old.exists() and fresh.exists()
     assert s.stored_fingerprints() == {}
+
+
+@pytest.mark.parametrize("reader", [load_samples, load_run_meta, lambda p: format_results(p, "json")])
+def test_reading_a_non_results_folder_creates_nothing(tmp_path, reader):
+    """A missing folder, a plain file, an empty folder: one UserError saying what it is; nothing created."""
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    (tmp_path / "empty").mkdir()
+    cases = {tmp_path / "nope": "nope does not exist, so it is not a results folder",
+             plain: "plain.txt is a file, not a results folder",
+             tmp_path / "empty": "empty/run.json not found"}
+    for path, message in cases.items():
+        with pytest.raises(UserError, match=message):
+            reader(path)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["empty", "plain.txt"]
+
+
+def test_a_file_as_out_is_refused_before_writing(tmp_path):
+    """Writing into a store whose OUT is a plain file is a UserError naming it (no NotADirectoryError)."""
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    with pytest.raises(UserError, match="plain.txt is a file, not a folder"):
+        Store(plain).check_writable()
+    with pytest.raises(UserError, match="plain.txt is a file"):
+        _store(tmp_path / "plain.txt", {})
+    assert plain.read_text() == "x"

@@ -62,12 +62,13 @@ def run(args: argparse.Namespace) -> int:
     from rv_eval.stats import check, load_results
     from rv_eval.stats.pooling import apply_pools
     from rv_eval.stats.tables import jsonable
+    from rv_eval.store import results_folder
 
     candidate = args.candidate or (args.baseline if args.baseline_from else None)
     if candidate is None:
         raise UserError("--candidate is missing. Fix: name the candidate model, or use --baseline-from.")
-    df = apply_pools(load_results(args.out), args.pool)
-    base_df = apply_pools(load_results(args.baseline_from), args.pool) if args.baseline_from else None
+    df = apply_pools(load_results(results_folder(args.out)), args.pool)
+    base_df = apply_pools(load_results(results_folder(args.baseline_from)), args.pool) if args.baseline_from else None
     verdict = check(
         df,
         args.baseline,

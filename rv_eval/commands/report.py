@@ -41,12 +41,13 @@ def run(args: argparse.Namespace) -> int:
     """Build and write the report; print where it went."""
     from rv_eval.errors import UserError
     from rv_eval.report import ReportOptions, write_report
+    from rv_eval.store import results_folder
 
     if args.max_response_chars < 1 or args.response_budget < 1:
         raise UserError("--max-response-chars and --response-budget must be positive. Fix: pass a number ≥ 1.")
     output = Path(args.output) if args.output else Path("reports") / f"{Path(args.out).resolve().name}.html"
     opts = ReportOptions(max_response_chars=args.max_response_chars, response_budget_chars=args.response_budget,
                          min_response_chars=min(40, args.max_response_chars))
-    path = write_report(args.out, output, baseline=args.baseline, options=opts)
+    path = write_report(results_folder(args.out), output, baseline=args.baseline, options=opts)
     print(f"{path}  ({path.stat().st_size / 1e6:.1f} MB)")
     return 0

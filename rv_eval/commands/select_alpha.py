@@ -41,8 +41,9 @@ def run(args: argparse.Namespace) -> int:
     """Print the selection table; optionally write it as JSON."""
     from rv_eval.stats import load_results, select_alpha
     from rv_eval.stats.tables import format_selection, jsonable
+    from rv_eval.store import results_folder
 
-    selection = select_alpha(load_results(args.out), args.vector, tasks=args.tasks, macro=args.macro)
+    selection = select_alpha(load_results(results_folder(args.out)), args.vector, tasks=args.tasks, macro=args.macro)
     print(format_selection(selection))
     if args.json:
         atomicio.write_json(args.json, jsonable(selection.to_dict()), allow_nan=False)

@@ -46,8 +46,9 @@ def run(args: argparse.Namespace) -> int:
     from rv_eval.stats.loading import filter_tasks
     from rv_eval.stats.pooling import apply_pools
     from rv_eval.stats.tables import format_paired, format_summary, jsonable
+    from rv_eval.store import results_folder
 
-    df = apply_pools(load_results(args.out), args.pool)
+    df = apply_pools(load_results(results_folder(args.out)), args.pool)
     df = filter_tasks(df, args.tasks)
     summary = summarize(df)
     print(format_summary(summary))
