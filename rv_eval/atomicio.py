@@ -76,6 +76,14 @@ def check_output_path(path: str | os.PathLike, kind: Kind | None = None) -> None
                         "(or move the file away).")
 
 
+def check_output_files(*paths: str | os.PathLike | None) -> None:
+    """`check_output_path(p, "file")` for every given output (None skipped): call before the work,
+    so a bad second output never leaves the first one written."""
+    for p in paths:
+        if p is not None:
+            check_output_path(p, "file")
+
+
 def _make_parents(folder: Path) -> list[Path]:
     """mkdir -p `folder`; return the folders created, deepest first (to undo on failure)."""
     missing = []

@@ -87,3 +87,14 @@ def test_failed_write_removes_the_parents_it_created(tmp_path):
             tmp.write_text("half")
             raise RuntimeError("killed")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_check_output_files_checks_every_given_output(tmp_path):
+    """Every output is checked (None skipped) and nothing is created, so a later bad one fails first."""
+    from rv_eval.errors import UserError
+
+    (tmp_path / "dir").mkdir()
+    atomicio.check_output_files(None, tmp_path / "new" / "a.json")
+    with pytest.raises(UserError, match="dir is a folder, not a file"):
+        atomicio.check_output_files(tmp_path / "a.json", None, tmp_path / "dir")
+    assert [p.name for p in tmp_path.iterdir()] == ["dir"]

@@ -146,6 +146,8 @@ USER_ERRORS = [
     ("demo --out {tmp}/d --seeds x", 2, "--seeds"),
     ("stats {demo} --json {empty}", 2, "empty"),
     ("check {demo} --baseline tiny@0 --candidate tiny@1 --json {empty}", 2, "empty"),
+    ("check {demo} --baseline tiny@0 --candidate tiny@1 --json {tmp}/v.json --markdown {empty}", 2, "empty"),
+    ("select-alpha {demo} --vector tiny --json {empty}", 2, "empty"),
     ("report {demo} -o {empty}", 2, "empty"),
     ("report {demo} -o {plain}/r.html", 2, "plain.txt"),
     pytest.param("run --model-grid {hub_model}", 2, "no-such-org/no-such-model",

@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     candidate = args.candidate or (args.baseline if args.baseline_from else None)
     if candidate is None:
         raise UserError("--candidate is missing. Fix: name the candidate model, or use --baseline-from.")
+    atomicio.check_output_files(args.json, args.markdown)
     df = apply_pools(load_results(results_folder(args.out)), args.pool)
     base_df = apply_pools(load_results(results_folder(args.baseline_from)), args.pool) if args.baseline_from else None
     verdict = check(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rv_eval import atomicio
+
 EXAMPLES = """\
 examples:
   rv-eval report runs/demo                              # -> reports/demo.html, baseline from run.json
@@ -46,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_response_chars < 1 or args.response_budget < 1:
         raise UserError("--max-response-chars and --response-budget must be positive. Fix: pass a number ≥ 1.")
     output = Path(args.output) if args.output else Path("reports") / f"{Path(args.out).resolve().name}.html"
+    atomicio.check_output_files(output)
     opts = ReportOptions(max_response_chars=args.max_response_chars, response_budget_chars=args.response_budget,
                          min_response_chars=min(40, args.max_response_chars))
     path = write_report(results_folder(args.out), output, baseline=args.baseline, options=opts)

@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from rv_eval.stats.tables import format_selection, jsonable
     from rv_eval.store import results_folder
 
+    atomicio.check_output_files(args.json)
     selection = select_alpha(load_results(results_folder(args.out)), args.vector, tasks=args.tasks, macro=args.macro)
     print(format_selection(selection))
     if args.json:

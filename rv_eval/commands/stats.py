@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from rv_eval.stats.tables import format_paired, format_summary, jsonable
     from rv_eval.store import results_folder
 
+    atomicio.check_output_files(args.json)
     df = apply_pools(load_results(results_folder(args.out)), args.pool)
     df = filter_tasks(df, args.tasks)
     summary = summarize(df)
