@@ -25,7 +25,8 @@ examples:
   rv-eval demo --out runs/demo
   rv-eval merge --pre P --post Q --target T --alpha 0.25,0.5,1 --out variants/
   rv-eval run --model-grid examples/tiny_cpu.yaml
-  rv-eval report runs/demo --baseline target
+  rv-eval report runs/demo --baseline tiny@0
+  rv-eval tasks
 """
 
 

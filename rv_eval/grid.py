@@ -321,9 +321,9 @@ def _parse_tasks(ctx: _Ctx, items: Any, check_names: bool = True) -> list[TaskSp
 
 
 def _check_task_names(ctx: _Ctx, names: list[str]) -> None:
-    """Check names against rv_eval.tasks when that module is available."""
+    """Check names against rv_eval.tasks: known, and a task rather than a group (the runner runs tasks)."""
     try:
-        from rv_eval.tasks import list_tasks
+        from rv_eval.tasks import list_tasks, subtasks, task_info
     except ImportError:
         return
     known = set(list_tasks())
@@ -331,8 +331,13 @@ def _check_task_names(ctx: _Ctx, names: list[str]) -> None:
         if known and n not in known:
             near = difflib.get_close_matches(n, sorted(known), n=5)
             hint = f"did you mean {near}? " if near else ""
-            raise ctx.fail(f"tasks[{i}]", f"unknown task {n!r}", f"{hint}see `rv-eval tasks` for the {len(known)} known tasks, "
+            raise ctx.fail(f"tasks[{i}]", f"unknown task {n!r}", f"{hint}see docs/tasks.md or the `tasks` sub-command for the {len(known)} known tasks, "
                            "or list a folder of your own task YAMLs under `task_paths:`")
+        if n in known and task_info(n).is_group:
+            members = subtasks(n)
+            raise ctx.fail(f"tasks[{i}]", f"{n!r} is a group of {len(members)} subtasks; a grid lists tasks",
+                           f"list its subtasks instead ({', '.join(members)}; the `tasks {n}` sub-command prints them) "
+                           f"and pool their results with `rv-eval stats --pool '{n}_all={n}_*'`")
 
 
 def _parse_seeds(ctx: _Ctx, seeds: Any) -> list[int]:
@@ -392,8 +397,25 @@ def _parse_backend(ctx: _Ctx, raw: Any) -> BackendSpec:
     if sysi is not None and not isinstance(sysi, str):
         raise ctx.fail("backend.system_instruction", "expected a string", "write a string or drop the key")
     options = {k: v for k, v in raw.items() if k not in _BACKEND_COMMON}
+    _check_backend_options(ctx, name, options)
     return BackendSpec(name=name, options=options, chat_template=raw.get("chat_template", True),
                        in_place=raw.get("in_place", True), system_instruction=sysi)
+
+
+def _check_backend_options(ctx: _Ctx, name: str, options: dict[str, Any]) -> None:
+    """Refuse an option the backend's constructor does not take (it would fail only after the run starts)."""
+    from rv_eval.backends import option_sources, unknown_options
+
+    unknown, valid = unknown_options(name, options)
+    if not unknown:
+        return
+    valid = sorted(_BACKEND_COMMON) + valid
+    near = difflib.get_close_matches(unknown[0], valid, n=3)
+    hint = f"did you mean {', '.join(near)}? " if near else ""
+    listed = (f"valid options: {', '.join(valid)}" if len(valid) <= 40 else
+              f"valid options are the {len(valid)} keywords of {option_sources(name)}")
+    raise ctx.fail(f"backend.{unknown[0]}", f"unknown option for the {name} backend",
+                   f"{hint}remove or rename it; {listed}")
 
 
 def parse_shard(text: str) -> tuple[int, int]:

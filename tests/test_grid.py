@@ -73,6 +73,11 @@ def test_valid_grid_expands_vector_into_alpha_models(folders):
         ("models: [{path: other}, {path: other}]\ntasks: [demo_en]\n", "appears twice"),
         ("models: [{path: other}\n", "not valid YAML"),
         ("models: [{path: other}]\ntasks: [demo_eng]\n", "did you mean ['demo_en'"),
+        ("models: [{path: other}]\ntasks: [demo_en]\nbackend: {name: hf, bogus_opt: 1}\n", "backend.bogus_opt"),
+        ("models: [{path: other}]\ntasks: [demo_en]\nbackend: {name: hf, batchsize: 4}\n", "did you mean batch_size"),
+        ("models: [{path: other}]\ntasks: [demo_en]\nbackend: {name: vllm, enforce_eagr: true}\n",
+         "did you mean enforce_eager"),
+        ("models: [{path: other}]\ntasks: [bbh_en]\n", "bbh_en_snarks"),
     ],
 )
 def test_errors_name_file_and_key(folders, body, needle):
@@ -92,6 +97,28 @@ def test_out_override_and_default(folders):
     assert g.out == folders / "res"
     g2 = parse_grid("models: [{path: other}]\ntasks: [demo_en]\n", source=folders / "x.yaml", out="elsewhere")
     assert g2.out == Path("elsewhere")
+
+
+def test_backend_options_of_the_constructors_are_accepted(folders):
+    """Options named by RVHFLM/HFLM (hf) and VLLMBackend/vllm.LLM/EngineArgs (vllm) pass the grid check."""
+    hf = _grid(folders, "models: [{path: other}]\ntasks: [demo_en]\n"
+                        "backend: {name: hf, dtype: float32, batch_size: 4, max_length: 512, revision: main}\n")
+    assert hf.backend.options["max_length"] == 512
+    vllm = _grid(folders, "models: [{path: other}]\ntasks: [demo_en]\nbackend: {name: vllm, think_tags: none, "
+                          "enforce_eager: true, kv_cache_memory_bytes: 1000000, max_num_seqs: 8, device: cpu}\n")
+    assert vllm.backend.options["max_num_seqs"] == 8
+
+
+def test_unknown_backend_option_is_refused_before_anything_is_written(folders, capsys):
+    """`rv-eval run` stops at the grid check: exit 2, one line naming the key, no output folder."""
+    from rv_eval.cli import main
+
+    (folders / "g.yaml").write_text("out: res\nmodels: [{path: other}]\ntasks: [demo_en]\n"
+                                    "backend: {name: hf, bogus_opt: 1}\n")
+    assert main(["run", "--model-grid", str(folders / "g.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "backend.bogus_opt" in err and "batch_size" in err and "Traceback" not in err
+    assert not (folders / "res").exists()
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 7])

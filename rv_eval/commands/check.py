@@ -15,7 +15,8 @@ examples:
   rv-eval check runs/grid --baseline target --candidate s1vec@0.5 --margin 0.03 --tasks gsm8k_en,mgsm_ja
   rv-eval check runs/grid --baseline target --candidate s1vec@0.5 --pool 'bbh_en_all=bbh_en_*' --tasks bbh_en_all
   rv-eval check runs/new --baseline-from runs/release --baseline s1vec@0.5 --json verdict.json
-exit codes: 0 pass, 1 fail (a regression, or too little data to rule one out), 2 error
+exit codes: 0 pass, 1 fail (a regression, or too little data to rule one out: e.g. a task with
+  fewer than 2 shared questions), 2 error
 """
 
 

@@ -151,15 +151,21 @@ def _plan_tensor(spec: MergeSpec, inputs: Inputs, name: str, problems: _Problems
         srcs[ckpt.role] = info
     if any(v is None for v in srcs.values()):
         return copy
-    merge_elems = _merge_elems(spec, name, ref, list(srcs.items()), is_embedding, problems)
+    merge_elems = _merge_elems(spec, name, (layout.role, ref), list(srcs.items()), is_embedding, problems)
     pre = srcs.get(inputs.pre.role) if inputs.pre else None
     post = srcs[inputs.post.role]  # type: ignore[union-attr]
     return TensorTask(name, tgt, pre, post, ref.shape, dtype, merge_elems)
 
 
-def _merge_elems(spec: MergeSpec, name: str, ref: TensorInfo, srcs: list[tuple[str, TensorInfo]],
+def _merge_elems(spec: MergeSpec, name: str, layout: tuple[str, TensorInfo], srcs: list[tuple[str, TensorInfo]],
                  is_embedding: bool, problems: _Problems) -> int:
-    shapes = [("target", ref.shape)] + [(role, info.shape) for role, info in srcs]
+    """Elements of `name` that get the vector; shape problems are labelled by each checkpoint's role.
+
+    `layout` is (role, tensor) of the checkpoint that fixes the output layout: the target, or
+    post when no target is given (`vector stats`), so no shape is ever called "target" without one.
+    """
+    ref_role, ref = layout
+    shapes = [(ref_role, ref.shape)] + [(role, info.shape) for role, info in srcs if role != ref_role]
     if all(s == ref.shape for _, s in shapes):
         return ref.numel
     detail = f"{name}: " + ", ".join(f"{role} {list(s)}" for role, s in shapes)

@@ -144,7 +144,8 @@ def load_recipe(path: str | Path, **overrides: Any) -> MergeSpec:
         raise UserError(f"recipe {path} cannot be read: {e}. Fix: check the path.") from e
     data = parse_yaml(text, f"recipe {path}")
     if not isinstance(data, dict):
-        raise UserError(f"recipe {path} must be a mapping of keys (pre, post, target, alphas, out...).")
+        raise UserError(f"recipe {path} must be a mapping of keys (pre, post, target, alphas, out...). "
+                        "Fix: write `key: value` lines, e.g. as in merge/*.yaml.")
     unknown = sorted(set(data) - _RECIPE_KEYS)
     if unknown:
         raise UserError(f"recipe {path}: unknown keys {', '.join(unknown)}. Fix: use {', '.join(sorted(_RECIPE_KEYS))}.")

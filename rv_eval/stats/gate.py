@@ -1,12 +1,14 @@
 """The regression gate behind `rv-eval check`: per-task non-inferiority of a candidate.
 
 A task passes when the lower end of the 95% paired-bootstrap interval of candidate - baseline
-is above -margin. The gate passes when every task passes; requiring all of them is an
+is above -margin; a task with fewer than 2 shared questions cannot rule out a regression and
+fails. The gate passes when every task passes; requiring all of them is an
 intersection-union test, so no multiplicity correction is needed for the gate's error rate.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import asdict, dataclass
 
@@ -15,6 +17,8 @@ import pandas as pd
 from rv_eval.errors import UserError
 from rv_eval.schema import check_samples_frame
 from rv_eval.stats.paired import paired_compare
+
+log = logging.getLogger(__name__)
 
 BASE, CAND = "\0baseline", "\0candidate"
 
@@ -69,7 +73,7 @@ class CheckVerdict:
             lines.append(
                 f"| {t.task} | {t.n_questions} | {100 * t.baseline_mean:.1f} | {100 * t.candidate_mean:.1f} "
                 f"| {100 * t.diff:+.1f} | [{100 * t.ci_low:+.1f}, {100 * t.ci_high:+.1f}] | {_points(t.mde)} "
-                f"| {'pass' if t.passed else '**fail**'} |"
+                f"| {_verdict_cell(t)} |"
             )
         lines += [
             "",
@@ -162,8 +166,11 @@ def _same_coverage(both: pd.DataFrame, cmp: pd.DataFrame) -> None:
 
 
 def _task_verdict(r: object, margin: float) -> TaskVerdict:
-    if r.n_questions < 2:
-        raise UserError(f"task {r.task} has {r.n_questions} shared question(s); the gate needs at least 2.")
+    """The task's verdict; fewer than 2 shared questions cannot rule out a regression, so it fails."""
+    enough = r.n_questions >= 2
+    if not enough:
+        log.warning("task %s has %d shared question(s): too few to rule out a regression, so it fails the gate",
+                    r.task, r.n_questions)
     return TaskVerdict(
         task=r.task,
         n_questions=int(r.n_questions),
@@ -173,8 +180,15 @@ def _task_verdict(r: object, margin: float) -> TaskVerdict:
         ci_low=float(r.ci_low),
         ci_high=float(r.ci_high),
         mde=float(r.mde),
-        passed=bool(r.ci_low > -margin),
+        passed=bool(enough and r.ci_low > -margin),
     )
+
+
+def _verdict_cell(t: TaskVerdict) -> str:
+    """'pass', '**fail**', or '**fail** (too few questions)' when fewer than 2 are shared."""
+    if t.passed:
+        return "pass"
+    return "**fail** (too few questions)" if t.n_questions < 2 else "**fail**"
 
 
 def _points(x: float) -> str:
