@@ -76,7 +76,12 @@ _OPTION_SOURCES: dict[str, tuple[tuple[str, str, str], ...]] = {
 #: options the backend is built with by the runner itself (never from a grid)
 _RESERVED = {"self", "pretrained"}
 #: options a backend takes although no signature names them (VLLMBackend drops lm-eval's `device`)
-_EXTRA = {"vllm": {"device"}}
+# Keywords HFLM passes through to `from_pretrained` (not in its signature, so listed here).
+_HF_FROM_PRETRAINED = {
+    "attn_implementation", "low_cpu_mem_usage", "device_map", "quantization_config", "use_safetensors",
+    "variant", "cache_dir", "local_files_only", "token", "torch_dtype", "offload_state_dict",
+}
+_EXTRA = {"vllm": {"device"}, "hf": _HF_FROM_PRETRAINED}
 
 
 def backend_options(backend: str) -> frozenset[str] | None:
