@@ -412,7 +412,7 @@ def _check_backend_options(ctx: _Ctx, name: str, options: dict[str, Any]) -> Non
     valid = sorted(_BACKEND_COMMON) + valid
     near = difflib.get_close_matches(unknown[0], valid, n=3)
     hint = f"did you mean {', '.join(near)}? " if near else ""
-    listed = (f"valid options: {', '.join(valid)}" if len(valid) <= 40 else
+    listed = (f"valid options: {', '.join(valid)}" if len(valid) <= 60 else
               f"valid options are the {len(valid)} keywords of {option_sources(name)}")
     raise ctx.fail(f"backend.{unknown[0]}", f"unknown option for the {name} backend",
                    f"{hint}remove or rename it; {listed}")

@@ -112,10 +112,9 @@ def build_report(samples_df: pd.DataFrame, run_meta: RunMeta | None, baseline: s
 def write_report(out_dir: str | os.PathLike, path: str | os.PathLike, baseline: str | None = None,
                  options: assemble.ReportOptions | None = None) -> Path:
     """Build the report of the run folder `out_dir` and write it atomically to `path`."""
-    out = Path(out_dir)
-    if not out.is_dir():
-        raise UserError(f"run folder {out} does not exist. Fix: pass the --out folder of `rv-eval run`.")
-    from rv_eval.store import load_run_meta, load_samples  # noqa: PLC0415
+    from rv_eval.store import load_run_meta, load_samples, results_folder  # noqa: PLC0415
+
+    out = results_folder(out_dir)  # UserError naming what the path is instead
 
     html = build_report(load_samples(out), load_run_meta(out), baseline=baseline, options=options, progress=True)
     target = Path(path)

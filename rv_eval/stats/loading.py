@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pandas as pd
 
@@ -12,11 +11,9 @@ from rv_eval.errors import UserError
 
 def load_results(out_dir: str | os.PathLike) -> pd.DataFrame:
     """The samples table of a results folder (via `rv_eval.store.load_samples`); UserError if it holds none."""
-    path = Path(out_dir)
-    if not path.is_dir():
-        raise UserError(f"results folder {path} does not exist. Fix: pass the OUT folder of `rv-eval run`.")
-    from rv_eval.store import load_samples  # the runner's store; imported late to keep `stats` light
+    from rv_eval.store import load_samples, results_folder  # imported late to keep `stats` light
 
+    path = results_folder(out_dir)  # UserError naming what the path is instead
     df = load_samples(path)  # exactly SAMPLE_COLUMNS (checked by the store)
     if df.empty:
         raise UserError(f"results folder {path} holds no samples. Fix: run `rv-eval run` into it first.")
