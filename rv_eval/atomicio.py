@@ -20,6 +20,7 @@ from rv_eval.errors import UserError
 
 Kind = Literal["file", "folder"]
 
+
 def _tmp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
@@ -43,8 +44,9 @@ def atomic_path(path: str | os.PathLike, kind: Kind | None = None) -> Iterator[P
         yield tmp
         check_output_path(path, "folder" if tmp.is_dir() else "file")
         if path.is_dir() and tmp.is_dir():
-            _remove(path)
-        os.replace(tmp, path)
+            publish_folder(tmp, path)
+        else:
+            os.replace(tmp, path)
         _fsync_dir(path.parent)
     except BaseException:
         _remove(tmp)
@@ -52,6 +54,21 @@ def atomic_path(path: str | os.PathLike, kind: Kind | None = None) -> Iterator[P
         raise
     finally:
         _remove(tmp)
+
+
+def publish_folder(tmp: Path, final: Path) -> None:
+    """Rename the finished folder `tmp` onto `final`, replacing an older `final`.
+
+    The old folder is moved aside first and removed only after the rename, so at every moment
+    `final` is either the old or the new complete folder.
+    """
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
 
 
 def check_output_path(path: str | os.PathLike, kind: Kind | None = None) -> None:
@@ -104,11 +121,7 @@ def _remove_empty(folders: list[Path]) -> None:
 
 def write_text(path: str | os.PathLike, text: str) -> None:
     """Write `text` to `path` atomically (UTF-8); UserError if `path` is a folder or lies under a file."""
-    with atomic_path(path, "file") as tmp:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+    write_bytes(path, text.encode("utf-8"))
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -8,7 +8,6 @@ is built under a hidden temporary name and renamed onto its final name only when
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,10 +156,4 @@ def stale_temp_folders(final: Path) -> list[Path]:
 
 def publish(tmp: Path, final: Path) -> None:
     """Rename a completed temporary folder onto its final name (replacing an older one)."""
-    if final.exists():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, final)
+    atomicio.publish_folder(tmp, final)
