@@ -9,7 +9,6 @@ is how task loaders get a file: it names the missing or mismatching file and the
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
@@ -23,7 +22,7 @@ from pathlib import Path
 
 from rv_eval import atomicio
 from rv_eval.errors import UserError
-from rv_eval.hashing import sha256_file
+from rv_eval.hashing import sha256_bytes, sha256_file
 from rv_eval.paths import DATA_DIR, benchmark_data_dir, default_download_dir
 
 log = logging.getLogger(__name__)
@@ -133,7 +132,7 @@ def download(
     zips: dict[str, bytes] = {}  # several files are members of one zip: fetch it once
     for source in tqdm(todo, desc="download", unit="file", disable=not todo):
         data = _fetch_source(source, base_url, timeout, zips)
-        digest = hashlib.sha256(data).hexdigest()
+        digest = sha256_bytes(data)
         if digest != source.sha256:
             raise UserError(
                 f"downloaded {source.path} from {_url_for(source, base_url)} has sha256 {digest}, "

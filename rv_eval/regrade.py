@@ -7,7 +7,6 @@ question stored with every sample. Imported lm-eval logs become ordinary cells o
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -21,6 +20,7 @@ from tqdm.auto import tqdm
 from rv_eval import fingerprint
 from rv_eval.errors import UserError
 from rv_eval.grid import Cell
+from rv_eval.hashing import sha256_bytes
 from rv_eval.runner import Grader, default_grader, response_language, task_labels, versions
 from rv_eval.schema import RunMeta, samples_frame
 from rv_eval.store import Store
@@ -102,7 +102,7 @@ def import_samples(out: str | Path, files: list[Path], model: str | None = None,
         rows = _import_rows(path, data.decode("utf-8"), cell, grade)
         df = samples_frame(rows)
         df["doc_json"] = [r["_doc_json"] for r in rows]
-        fp = "import:" + hashlib.sha256(data).hexdigest()
+        fp = "import:" + sha256_bytes(data)
         store.write_cell(cell.key, {"model": model_name, "task": task_name, "seed": seed, "fingerprint": fp}, df)
         _add_to_run(store, cell, fp)
         keys.append(cell.key)
