@@ -61,10 +61,8 @@ def ensure_family(models_dir: Path) -> None:
     from rv_eval.tinymodels import build_trained_family
 
     log.info("building tiny pre/post/target models in %s", models_dir)
-    tmp = atomicio.make_tempdir(models_dir.parent, "models")
-    build_trained_family(tmp)
-    with atomicio.atomic_path(models_dir) as dest:
-        tmp.rename(dest)
+    with atomicio.atomic_path(models_dir, "folder") as tmp:
+        build_trained_family(tmp)
 
 
 def run_demo(out: str | Path, settings: DemoSettings = DemoSettings(), progress: bool = True) -> tuple[RunSummary, Path]:
