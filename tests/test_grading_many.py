@@ -32,7 +32,7 @@ def test_a_hanging_item_times_out_and_the_run_goes_on(shared_data):
     with gzip.open(shared_data / "humaneval" / "HumanEval.jsonl.gz", "rt") as f:
         problem = json.loads(f.readline())
     hang = GradeItem(
-        "code", "    while True:\n        pass\n", "", "en",
+        "code", "    open('/proc/self/comm', 'w').write('rvhang7731')\n    while True:\n        pass\n", "", "en",
         {"problem": problem, "limits": SandboxLimits(timeout_s=60), "timeout_s": 3},
     )
     items = [GradeItem("math", "The answer is 1.", "1"), hang, GradeItem("math", "The answer is 2.", "2")]
@@ -40,7 +40,7 @@ def test_a_hanging_item_times_out_and_the_run_goes_on(shared_data):
     assert [g.reason for g in grades] == ["ok", "timeout", "ok"]
     assert grades[0].correct and grades[2].correct
     time.sleep(0.5)
-    assert "while True" not in os.popen("ps -eo args").read()  # the sandboxed child died with its worker
+    assert "rvhang7731" not in os.popen("ps -eo comm").read()  # the sandboxed child died with its worker
 
 
 def test_pathological_math_items_finish():

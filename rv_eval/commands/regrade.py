@@ -29,6 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="model name for imported files (default: their folder name)")
     p.add_argument("--task", help="task name for imported files (default: from the file name)")
     p.add_argument("--seed", type=int, default=0, help="seed recorded for imported files (default 0)")
+    p.add_argument("--unsafe-code-execution", action="store_true",
+                   help="grade code answers WITHOUT the bubblewrap sandbox when it cannot run (docs/security.md)")
     p.set_defaults(func=run)
 
 
@@ -37,6 +39,10 @@ def run(args: argparse.Namespace) -> int:
     from rv_eval.regrade import import_samples, regrade
     from rv_eval.store import load_run_meta
 
+    if args.unsafe_code_execution:
+        from rv_eval.grading.sandbox import allow_unsafe_code_execution
+
+        allow_unsafe_code_execution()
     if args.imports:
         keys = import_samples(args.out, args.imports, model=args.model, seed=args.seed, task=args.task)
         print(f"{args.out}: imported {len(keys)} cells: {', '.join(keys)}")

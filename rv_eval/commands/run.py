@@ -31,6 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--in-place", dest="materialize", action="store_false",
                    help="apply α in the live engine (the default unless the grid says otherwise)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--unsafe-code-execution", action="store_true",
+                   help="grade code answers WITHOUT the bubblewrap sandbox when it cannot run (docs/security.md)")
     p.set_defaults(func=run)
 
 
@@ -40,10 +42,24 @@ def run(args: argparse.Namespace) -> int:
     from rv_eval.results import format_results
     from rv_eval.runner import run_grid
 
+    if args.unsafe_code_execution:
+        from rv_eval.grading.sandbox import allow_unsafe_code_execution
+
+        allow_unsafe_code_execution()
     shard = parse_shard(args.shard) if args.shard else None
     grid = load_grid(args.model_grid, out=args.out)
+    _check_code_sandbox(grid)
     s = run_grid(grid, shard=shard, materialize=args.materialize, progress=not args.no_progress)
     print(f"{grid.out}: ran {len(s.ran)} cells, skipped {s.skipped} finished, "
           f"{s.selected} in this shard of {s.total} ({s.seconds:.1f} s)")
     print(format_results(grid.out, "table"), end="")
     return 0
+
+
+def _check_code_sandbox(grid) -> None:
+    """Refuse before any model loads when a code task's answers could not be graded in the sandbox."""
+    from rv_eval.grading.sandbox import require_sandbox
+    from rv_eval.tasks import task_info
+
+    if any(task_info(t.name).kind == "code" for t in grid.tasks):
+        require_sandbox()

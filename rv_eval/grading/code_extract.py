@@ -66,19 +66,31 @@ def _prompt_helpers(prompt: str, entry_point: str, code: str) -> list[str]:
     return out
 
 
+_MAX_PARSES = 8  # each parse is linear; the cuts below rarely need more than two
+
+
 def _trim_to_code(text: str, entry_point: str) -> str:
-    """Drop prose before the first import/def line and after the code stops parsing."""
+    """Drop prose before the first import/def line and after the code stops parsing.
+
+    Each failed parse cuts the text before the line the parser stopped at (prose after the code,
+    or a bracket never closed), so the work is a few linear parses, never one per line."""
     lines = text.splitlines()
     start = next(
         (i for i, ln in enumerate(lines) if re.match(r"(?:import|from|def|class|@)\s*\w?", ln)), 0
     )
     lines = lines[start:]
-    for end in range(len(lines), 0, -1):
+    end = len(lines)
+    for _ in range(_MAX_PARSES):
         chunk = "\n".join(lines[:end])
         try:
             ast.parse(chunk)
-        except SyntaxError:
+        except SyntaxError as e:
+            end = min(end - 1, (e.lineno or end) - 1)
+            if end <= 0:
+                break
             continue
+        except (ValueError, RecursionError, MemoryError):
+            break
         return chunk
     return "\n".join(lines)
 

@@ -25,12 +25,17 @@ class GradeItem:
 
 
 def check_item(item: GradeItem) -> None:
-    """Raise UserError when an item cannot be graded (unknown kind, missing extra keys)."""
+    """Raise UserError when an item cannot be graded (unknown kind, missing extra keys, code
+    without a usable sandbox)."""
     if item.kind not in KINDS:
         raise UserError(f"grade item kind {item.kind!r} is unknown. Fix: use one of {', '.join(KINDS)}.")
     need = {"choice": "options", "bbh": "subtask", "code": "problem"}.get(item.kind)
     if need and need not in item.extra:
         raise UserError(f"a {item.kind!r} grade item needs extra[{need!r}]. Fix: pass it in GradeItem.extra.")
+    if item.kind == "code":
+        from rv_eval.grading.sandbox import require_sandbox
+
+        require_sandbox()  # refuse before any work when code cannot be isolated
 
 
 def grade_item(item: GradeItem) -> Grade:

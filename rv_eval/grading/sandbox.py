@@ -370,6 +370,8 @@ class Candidate:
             select.select([self._pidfd], [], [], 10)  # readable once pid 1 and its namespace are gone
             os.close(self._pidfd)
             self._pidfd = None
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=2)  # outer bwrap reaps pid 1 and exits by itself
         if self.unsafe:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGKILL)

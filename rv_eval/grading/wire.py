@@ -25,7 +25,7 @@ class Opaque:
         self.type_name = type_name
 
     def __repr__(self):
-        return "<%s from the candidate>" % self.type_name
+        return f"<{self.type_name} from the candidate>"
 
 
 _SEQUENCES = ((list, "L"), (tuple, "T"), (set, "E"), (frozenset, "Z"))
@@ -84,7 +84,7 @@ def decode(data):
             for kind, t in _SEQUENCES:
                 if tag == t:
                     return kind(decode(v) for v in arg)
-    raise ValueError("bad tagged value %r" % tag[:20])
+    raise ValueError(f"bad tagged value {tag[:20]!r}")
 
 
 def dumps(message):
@@ -150,7 +150,7 @@ def serve(in_fd, out_fd):
         exec(compile(code, "<candidate>", "exec"), namespace)
         function = namespace[entry]
     except KeyError:
-        _send(out_fd, ["error", "NameError", "%s is not defined" % entry])
+        _send(out_fd, ["error", "NameError", f"{entry} is not defined"])
         return
     except Exception as e:
         _send(out_fd, ["error"] + _describe(e))
