@@ -129,3 +129,22 @@ def test_no_network_inside_the_sandbox(problem):
         assert reachable.correct  # the same program passes when network is allowed: the test can fail
     finally:
         server.close()
+
+
+def test_unfenced_answer_with_a_huge_unclosed_list_is_trimmed_fast(problem):
+    """Issue 15: `x = [` and 1,\\n lines after the function took 702 s at 176 KB (a parse per prefix)."""
+    import time
+
+    from rv_eval.grading.code_extract import extract_code
+
+    func = (
+        "def has_close_elements(numbers, threshold):\n"
+        "    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1:])\n\n"
+    )
+    answer = "Here is my solution.\n" + func + "x = [\n" + "1,\n" * 60_000
+    assert len(answer) > 176_000
+    start = time.monotonic()
+    code = extract_code(answer, problem["prompt"], problem["entry_point"])
+    assert time.monotonic() - start < 2.0
+    assert code is not None and code.rstrip().endswith("numbers[i + 1:])") and "x = [" not in code
+    assert grade_code(answer, problem, FAST).correct
