@@ -361,6 +361,11 @@ def test_without_bwrap_code_grading_refuses_in_one_line(problem, monkeypatch):
     assert grade_code(body(f"return {RIGHT}"), problem, FAST).correct
 
 
+def test_a_missing_bwrap_is_named(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert sandbox_mod.sandbox_problem.__wrapped__() == "bwrap is not installed"
+
+
 def test_grade_many_refuses_before_grading(problem, monkeypatch):
     monkeypatch.setattr(sandbox_mod, "sandbox_problem", lambda: "bwrap is not installed")
     monkeypatch.delenv(sandbox_mod.UNSAFE_ENV, raising=False)
