@@ -138,6 +138,23 @@ def test_false_pass_attacks_fail(problem, name):
     assert not g.correct, (name, g.reason)
 
 
+def test_an_object_cannot_pass_a_truth_test(shared_data):
+    """HumanEval/56 asserts `candidate(s)` and `not candidate(s)`: no object answers both."""
+    with gzip.open(shared_data / "humaneval" / "HumanEval.jsonl.gz", "rt", encoding="utf-8") as f:
+        brackets = next(p for p in map(json.loads, f) if p["task_id"] == "HumanEval/56")
+    flipper = body("""
+        class Flip:
+            n = 0
+            def __bool__(self):
+                Flip.n += 1
+                return Flip.n % 2 == 1
+        return Flip()
+    """)
+    assert grade_code(flipper, brackets, FAST).reason == "runtime_error"
+    assert grade_code(body("return (i for i in [])"), brackets, FAST).reason == "runtime_error"
+    assert grade_code(brackets["canonical_solution"], brackets, FAST).correct
+
+
 def test_the_right_answer_still_passes_and_a_constant_fails(problem):
     assert grade_code(body(f"return {RIGHT}"), problem, FAST).correct
     assert grade_code(body("return True"), problem, FAST).reason == "test_failed"

@@ -19,10 +19,14 @@ HEADER = struct.Struct(">I")
 
 
 class Opaque:
-    """A candidate value that is not plain data (a generator, a custom object); equal only to itself."""
+    """A candidate value that is not plain data (a generator, a custom object): equal only to
+    itself, and without a truth value (`assert candidate(x)` does not pass on it)."""
 
     def __init__(self, type_name):
         self.type_name = type_name
+
+    def __bool__(self):
+        raise TypeError(f"a {self.type_name} from the candidate has no truth value here")
 
     def __repr__(self):
         return f"<{self.type_name} from the candidate>"
