@@ -278,7 +278,7 @@ def test_posix_functions_cannot_touch_the_host(problem, tmp_path):
         return True
     """)
     g = grade_code(attack, problem, FAST)
-    assert not g.correct
+    assert (g.correct, g.reason) == (False, "test_failed")  # it ran to the end, then failed the test
     assert canary.read_text() == "still here"
 
 
@@ -340,7 +340,8 @@ def test_files_in_tmp_and_dev_shm_do_not_persist(problem):
             pass
         return True
     """)
-    assert not grade_code(attack, problem, FAST).correct
+    g = grade_code(attack, problem, FAST)
+    assert (g.correct, g.reason) == (False, "test_failed")  # the files were written, inside
     assert not any(Path(d, name).exists() or Path(d, name + ".big").exists() for d in ("/tmp", "/dev/shm"))
     reader = probe(f"open('/tmp/{name}', 'rb').read(1) == b'x'")
     assert not grade_code(reader, problem, FAST).correct  # not carried to the next answer either

@@ -273,7 +273,7 @@ class Candidate:
         if self.failure:
             raise SandboxFailure(self.failure)
         try:
-            request = ["call", wire.encode(list(args)), wire.encode(kwargs)]
+            request = ["call", wire.encode(list(args), strict=True), wire.encode(kwargs, strict=True)]
         except RecursionError:
             raise TypeError("test arguments nest too deeply to send") from None
         self._send(request)
