@@ -207,6 +207,11 @@ class Candidate:
         info_r, info_w = os.pipe()
         try:
             self.proc = self._spawn(req_r, resp_w, info_w)
+        except BaseException:
+            for fd in (self._req, self._resp, info_r):
+                os.close(fd)
+            self._out.close()
+            raise
         finally:
             for fd in (req_r, resp_w, info_w):
                 os.close(fd)
@@ -244,9 +249,14 @@ class Candidate:
             if not chunk:
                 break
             data += chunk
-            with contextlib.suppress(ValueError):
+            try:
                 pid = int(json.loads(data)["child-pid"])
+            except (ValueError, KeyError, TypeError):
+                continue  # not all of it yet
+            try:
                 return os.pidfd_open(pid)
+            except ProcessLookupError:
+                return None  # pid 1 already ended, and its namespace with it
         self.close()
         self._out.seek(0)
         raise RuntimeError(f"the sandbox did not start: {self._out.read()[-500:].decode('utf-8', 'replace')}")
