@@ -478,3 +478,24 @@ def test_as_an_ordinary_user(shared_data):
         assert out[name] == [False, "runtime_error"], (name, out[name])
     assert out["sigkill the grader"] == [False, "runtime_error"]  # no such process in its namespace
     assert out["kill(-1, 9)"][0] is False
+
+
+@pytest.mark.slow
+def test_run_refuses_a_code_grid_before_loading_a_model(tiny_family, tmp_path):
+    """`rv-eval run` on a grid with a code task, where bwrap is missing: exit 2, one line, nothing written."""
+    grid = tmp_path / "grid.yaml"
+    out = tmp_path / "out"
+    grid.write_text(
+        f"name: code\nout: {out}\nmodels:\n  - {{name: t, path: {tiny_family['target']}}}\n"
+        "tasks:\n  - {name: humaneval_en, limit: 2}\nseeds: [0]\n"
+        "sampling: {temperature: 0, max_gen_toks: 8, samples: 1}\nbackend: {name: hf, dtype: float32}\n",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "PATH": str(tmp_path), "PYTHONPATH": str(PROJECT_ROOT)}  # no bwrap on PATH
+    env.pop(sandbox_mod.UNSAFE_ENV, None)
+    done = subprocess.run([sys.executable, "-m", "rv_eval", "run", "--model-grid", str(grid), "--no-progress"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 2, done.stderr[-2000:]
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "bwrap is not installed" in lines[0] and "--unsafe-code-execution" in lines[0]
+    assert not out.exists()
