@@ -455,6 +455,9 @@ def test_as_an_ordinary_user(shared_data):
     if os.geteuid() == 0:
         if not shutil.which("useradd") or not shutil.which("setpriv"):
             pytest.skip("useradd/setpriv are missing: cannot switch to an ordinary user")
+        if _as_user_argv(0, Path("/"))[0] == "unshare" and subprocess.run(["unshare", "-m", "true"]).returncode:
+            pytest.skip("Python sits in a root-only folder and mount namespaces are not allowed: "
+                        "an ordinary user cannot run it here")
         user = f"rvsbx{uuid.uuid4().hex[:8]}"
         home = Path(tempfile.mkdtemp(prefix="rv-eval-home-"))  # pytest's own tmp folders are root-only
         subprocess.run(["useradd", "--no-create-home", "--home-dir", str(home), "--shell", "/usr/sbin/nologin", user],
