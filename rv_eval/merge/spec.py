@@ -12,7 +12,8 @@ from typing import Any
 import torch
 
 from rv_eval.errors import UserError
-from rv_eval.yamlio import parse_yaml
+from rv_eval.grid import MAX_ABS_ALPHA
+from rv_eval.yamlio import brief, parse_yaml
 
 VOCAB_POLICIES = ("error", "common-rows")
 OUT_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
@@ -68,16 +69,16 @@ class MergeSpec:
         if not self.alphas and self.save_vector is None and not self.analysis_only:
             raise UserError("nothing to do: no --alpha and no --save-vector. Fix: pass --alpha 0.5,1 or --save-vector V.")
         if self.vocab not in VOCAB_POLICIES:
-            raise UserError(f"unknown vocab policy {self.vocab!r}. Fix: use one of {', '.join(VOCAB_POLICIES)}.")
+            raise UserError(f"unknown vocab policy {brief(self.vocab)}. Fix: use one of {', '.join(VOCAB_POLICIES)}.")
         for key, value in (("dtype", self.dtype), ("vector_dtype", self.vector_dtype)):
             if value is not None and value not in OUT_DTYPES:
-                raise UserError(f"unknown {key} {value!r}. Fix: use one of {', '.join(OUT_DTYPES)}.")
+                raise UserError(f"unknown {key} {brief(value)}. Fix: use one of {', '.join(OUT_DTYPES)}.")
         for key, rx in (("include", self.include), ("exclude", self.exclude)):
             if rx is not None:
                 try:
                     re.compile(rx)
                 except re.error as e:
-                    raise UserError(f"--{key} {rx!r} is not a valid regular expression: {e}. Fix: correct it.") from e
+                    raise UserError(f"--{key} {brief(rx)} is not a valid regular expression: {e}. Fix: correct it.") from e
         if self.chunk_elems < 1:
             raise UserError("chunk_elems must be positive. Fix: pass a positive number.")
 
@@ -108,9 +109,10 @@ def parse_alphas(value: Any) -> list[float]:
         try:
             a = float(item)
         except (TypeError, ValueError) as e:
-            raise UserError(f"α value {item!r} is not a number. Fix: pass e.g. --alpha 0.25,0.5,1,-1.") from e
-        if not math.isfinite(a):
-            raise UserError(f"α value {item!r} is not finite. Fix: pass finite numbers.")
+            raise UserError(f"α value {brief(item)} is not a number. Fix: pass e.g. --alpha 0.25,0.5,1,-1.") from e
+        if not math.isfinite(a) or abs(a) > MAX_ABS_ALPHA:
+            raise UserError(f"α value {brief(item)} is not finite in float32 (|α| ≤ {MAX_ABS_ALPHA:.4g}), the "
+                            "precision of the merge math. Fix: pass finite numbers such as 0.5.")
         a += 0.0  # -0.0 -> 0.0 (one folder alpha_0)
         if a not in out:
             out.append(a)
@@ -123,7 +125,7 @@ def parse_size(text: str | int) -> int:
         return text
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMG]?I?B?)\s*", str(text).upper())
     if not m or m.group(2) not in _UNITS:
-        raise UserError(f"size {text!r} is not understood. Fix: write e.g. 5GB, 500MB or 2GiB.")
+        raise UserError(f"size {brief(text)} is not understood. Fix: write e.g. 5GB, 500MB or 2GiB.")
     return int(float(m.group(1)) * _UNITS[m.group(2)])
 
 

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from rv_eval import __version__, atomicio
 from rv_eval.errors import UserError
-from rv_eval.merge.executor import Chunk, Worker, combine, iter_chunks, prefetch, prepare
+from rv_eval.merge.executor import Chunk, Worker, combine, iter_chunks, prefetch, prepare, vector_values
 from rv_eval.merge.io.reader import DTYPE_NAMES, open_checkpoint
 from rv_eval.merge.io.writer import (
     ShardedWriter,
@@ -183,7 +183,7 @@ def _variant_writer(alpha: float, writer: ShardedWriter) -> Callable[[Chunk], No
 def _vector_writer(dtype: torch.dtype, writer: ShardedWriter) -> Callable[[Chunk], None]:
     def write(chunk: Chunk) -> None:
         if chunk.merged:
-            writer.write(chunk.v.to(dtype))  # type: ignore[union-attr]
+            writer.write(vector_values(chunk, dtype))
     return write
 
 
