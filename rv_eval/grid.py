@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import hashlib
 import math
 import os
 import re
@@ -111,8 +112,14 @@ class Cell:
 
     @property
     def key(self) -> str:
-        """File-system-safe, unique name of the cell (its parquet file stem)."""
-        return f"{_safe(self.model)}--{_safe(self.task)}--s{self.seed}"
+        """File-system-safe, unique name of the cell (its parquet file stem): `MODEL--TASK--sSEED`.
+
+        A name that is not already safe (characters outside `A-Za-z0-9._@+-`, "--", a leading or
+        trailing "-", or longer than 80 characters) is written as a readable slug plus `~` and a hash of the exact name, so two
+        names never share a file (`モデルA` and `データA` are `___A~<hash>` with different hashes).
+        Safe names are written as they are, so keys of existing folders stay the same.
+        """
+        return f"{_key_part(self.model)}--{_key_part(self.task)}--s{self.seed}"
 
 
 @dataclass(frozen=True)
@@ -147,6 +154,22 @@ class Grid:
 
 def _safe(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9._@+-]", "_", s)
+
+
+_MAX_KEY_PART = 80
+
+
+def _key_part(name: str) -> str:
+    """`name` itself when it is safe in a file name and unambiguous in a cell key, else slug~hash.
+
+    "~" never occurs in a safe name, so a hashed part cannot equal a verbatim one.
+    """
+    safe = _safe(name)
+    if safe == name and "--" not in name and not name.startswith("-") and not name.endswith("-") \
+            and 0 < len(name) <= _MAX_KEY_PART:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{safe.replace('--', '-_').strip('-')[:48]}~{digest}"
 
 
 def alpha_name(vector: str, alpha: float) -> str:
