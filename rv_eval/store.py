@@ -262,8 +262,12 @@ class Store:
             con.execute("INSERT OR REPLACE INTO cells VALUES (?,?,?,?,?,?,?,?,?)", astuple(rec))
         return rec
 
-    def records(self) -> list[CellRecord]:
-        """Index rows for every cell file present; files the index lacks or has outdated are re-read."""
+    def records(self, strict: bool = False) -> list[CellRecord]:
+        """Index rows for every cell file present; files the index lacks or has outdated are re-read.
+
+        An unreadable cell file is left out with a warning, or with `strict` raises CellError naming it
+        (for commands that must read every cell, such as regrade).
+        """
         with self._db() as con:
             rows = {r[0]: CellRecord(*r) for r in con.execute("SELECT * FROM cells")}
         files = {p.stem: p for p in self.cells_dir.glob("*.parquet")} if self.cells_dir.is_dir() else {}
@@ -274,7 +278,7 @@ class Store:
             if rec and rec.file_size == st.st_size and rec.file_mtime_ns == st.st_mtime_ns:
                 continue
             rows.pop(key, None)
-            rec = self._reindex(key, path)
+            rec = self._reindex(key, path, strict)
             if rec:
                 rows[key] = rec
         if stale_rows:
@@ -284,15 +288,17 @@ class Store:
                 rows.pop(k, None)
         return [rows[k] for k in sorted(rows)]
 
-    def _reindex(self, key: str, path: Path) -> CellRecord | None:
+    def _reindex(self, key: str, path: Path, strict: bool = False) -> CellRecord | None:
         meta = self.cell_meta(key)
-        if meta is None or not isinstance(meta, dict) or not {"model", "task", "seed", "fingerprint"} <= set(meta):
-            log.warning("ignoring unreadable cell file %s (it will be re-run)", path)
-            return None
         try:
+            if meta is None or not isinstance(meta, dict) or not {"model", "task", "seed", "fingerprint"} <= set(meta):
+                raise CellError(f"cell file {path} is unreadable (no rv-eval metadata in its footer). "
+                                "Fix: delete that file and re-run the grid (`rv-eval run` re-creates the cell).")
             df = self.read_cell(key, columns=["correct"])
             seed = int(meta["seed"])
         except (CellError, TypeError, ValueError) as e:
+            if strict:
+                raise e if isinstance(e, CellError) else CellError(f"cell file {path}: bad seed in its metadata") from None
             log.warning("ignoring unreadable cell file %s (it will be re-run): %s", path, brief(str(e), 200))
             return None
         return self._index_put(key, {**meta, "seed": seed}, path, n_rows=len(df), n_correct=int(df["correct"].sum()))
