@@ -184,6 +184,8 @@ class _Ctx:
         self.source = source
 
     def fail(self, key: str, what: str, fix: str) -> UserError:
+        key = str(key)
+        key = key if len(key) <= 120 else key[:117] + "..."
         return UserError(f"{self.source}: {key}: {what}. Fix: {fix}")
 
 
@@ -206,7 +208,7 @@ def parse_grid(text: str, source: Path | None = None, out: str | Path | None = N
     raw = parse_yaml(text, ctx.source)
     if not isinstance(raw, dict):
         raise ctx.fail("<top level>", "expected a mapping of keys", "write `models:`, `tasks:`, `seeds:` ... keys")
-    unknown = sorted(set(raw) - _TOP_KEYS)
+    unknown = sorted(set(raw) - _TOP_KEYS, key=str)
     if unknown:
         raise ctx.fail(unknown[0], "unknown key", f"use only {sorted(_TOP_KEYS)}")
     for key in ("models", "tasks"):
@@ -274,7 +276,7 @@ def _parse_models(ctx: _Ctx, items: Any, base: Path) -> tuple[list[VectorSpec], 
             vectors.append(vec)
             models += [ModelSpec(alpha_name(vec.name, a), vector=vec.name, alpha=a) for a in vec.alphas]
             continue
-        extra = sorted(set(item) - {"name", "path"})
+        extra = sorted(set(item) - {"name", "path"}, key=str)
         if extra:
             raise ctx.fail(f"{key}.{extra[0]}", "unknown key", "a model has `name` and `path` (or is a `vector:` entry)")
         if "path" not in item:
@@ -294,7 +296,7 @@ def _parse_vector(ctx: _Ctx, key: str, v: Any, base: Path, item: dict) -> Vector
     if not isinstance(v, dict):
         raise ctx.fail(key, "expected a mapping with pre, post, target, alphas", "see examples/tiny_cpu.yaml")
     allowed = {"name", "pre", "post", "target", "alphas", "merge"}
-    extra = sorted(set(v) - allowed)
+    extra = sorted(set(v) - allowed, key=str)
     if extra:
         raise ctx.fail(f"{key}.{extra[0]}", "unknown key", f"use only {sorted(allowed)}")
     for k in ("pre", "post", "target", "alphas"):
@@ -337,7 +339,7 @@ def _parse_tasks(ctx: _Ctx, items: Any, check_names: bool = True) -> list[TaskSp
             continue
         if not isinstance(item, dict) or "name" not in item:
             raise ctx.fail(key, f"expected a task name or {{name, limit}}, got {brief(item)}", "write `- demo_en` or `- {name: demo_en, limit: 5}`")
-        extra = sorted(set(item) - {"name", "limit"})
+        extra = sorted(set(item) - {"name", "limit"}, key=str)
         if extra:
             raise ctx.fail(f"{key}.{extra[0]}", "unknown key", "a task has `name` and optional `limit`")
         limit = item.get("limit")
@@ -390,7 +392,7 @@ def _parse_seeds(ctx: _Ctx, seeds: Any) -> list[int]:
 def _parse_sampling(ctx: _Ctx, raw: Any) -> Sampling:
     if not isinstance(raw, dict):
         raise ctx.fail("sampling", "expected a mapping", "write `sampling: {temperature: 0.6, top_p: 0.95, max_gen_toks: 512, samples: 4}`")
-    extra = sorted(set(raw) - _SAMPLING_KEYS)
+    extra = sorted(set(raw) - _SAMPLING_KEYS, key=str)
     if extra:
         raise ctx.fail(f"sampling.{extra[0]}", "unknown key", f"use only {sorted(_SAMPLING_KEYS)}")
     d = Sampling()

@@ -89,3 +89,22 @@ def test_alpha_beyond_float32_in_grid_is_refused(tmp_path, capsys):
     models = "[{vector: {name: v, pre: pre, post: post, target: target, alphas: [0, 1.0e+39]}}]"
     err = _run(tmp_path, _grid_text(tmp_path, models=models), capsys)
     assert "alphas" in err and "float32" in err
+
+
+@pytest.mark.parametrize(("over", "key"), [
+    ({"models": "[{name: m, path: m, 1: 2, x: 3}]"}, "models[0].1"),  # keys of two types
+    ({"sampling": "{1: 2, x: 3}"}, "sampling.1"),
+    ({"sampling": "{? " + "x" * 5000 + " : 1}"}, "sampling.xxx"),  # a 5000-character key, cut in the message
+])
+def test_unknown_keys_of_any_type_and_length_are_one_short_line(tmp_path, capsys, over, key):
+    err = _run(tmp_path, _grid_text(tmp_path, **over), capsys)
+    assert f": {key}" in err and "unknown key" in err
+
+
+def test_recipe_chunk_size_out_of_range_is_refused(tmp_path, capsys):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"pre: {tmp_path}\npost: {tmp_path}\ntarget: {tmp_path}\nout: {tmp_path / 'res'}\n"
+                      "alphas: [1]\nchunk_elems: 100000000000000000000\n")
+    assert main(["merge", str(recipe)]) == 2
+    assert "chunk_elems" in capsys.readouterr().err
+    assert not (tmp_path / "res").exists()

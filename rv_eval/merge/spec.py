@@ -17,6 +17,7 @@ from rv_eval.yamlio import brief, parse_yaml
 
 VOCAB_POLICIES = ("error", "common-rows")
 OUT_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
+MAX_CHUNK_ELEMS = 2**30  # elements per streamed chunk (4 GiB of float32 per input)
 _UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 
 
@@ -79,8 +80,10 @@ class MergeSpec:
                     re.compile(rx)
                 except re.error as e:
                     raise UserError(f"--{key} {brief(rx)} is not a valid regular expression: {e}. Fix: correct it.") from e
-        if self.chunk_elems < 1:
-            raise UserError("chunk_elems must be positive. Fix: pass a positive number.")
+        if isinstance(self.chunk_elems, bool) or not isinstance(self.chunk_elems, int) \
+                or not 1 <= self.chunk_elems <= MAX_CHUNK_ELEMS:
+            raise UserError(f"chunk_elems {brief(self.chunk_elems)} is not an integer from 1 to {MAX_CHUNK_ELEMS}. "
+                            "Fix: pass e.g. 262144.")
 
     def selects(self, name: str) -> bool:
         """Whether the vector applies to tensor `name` (--include/--exclude)."""
@@ -148,9 +151,10 @@ def load_recipe(path: str | Path, **overrides: Any) -> MergeSpec:
     if not isinstance(data, dict):
         raise UserError(f"recipe {path} must be a mapping of keys (pre, post, target, alphas, out...). "
                         "Fix: write `key: value` lines, e.g. as in merge/*.yaml.")
-    unknown = sorted(set(data) - _RECIPE_KEYS)
+    unknown = sorted((set(data) - _RECIPE_KEYS), key=str)
     if unknown:
-        raise UserError(f"recipe {path}: unknown keys {', '.join(unknown)}. Fix: use {', '.join(sorted(_RECIPE_KEYS))}.")
+        raise UserError(f"recipe {path}: unknown keys {brief(', '.join(map(str, unknown)), 200)}. "
+                        f"Fix: use {', '.join(sorted(_RECIPE_KEYS))}.")
     if "alpha" in data:
         data["alphas"] = data.pop("alpha")
     data.pop("revision", None)
