@@ -153,7 +153,9 @@ def load_recipe(path: str | Path, **overrides: Any) -> MergeSpec:
                         "Fix: write `key: value` lines, e.g. as in merge/*.yaml.")
     unknown = sorted((set(data) - _RECIPE_KEYS), key=str)
     if unknown:
-        raise UserError(f"recipe {path}: unknown keys {brief(', '.join(map(str, unknown)), 200)}. "
+        listed = ", ".join(map(str, unknown))
+        listed = listed if len(listed) <= 200 else listed[:197] + "..."
+        raise UserError(f"recipe {path}: unknown keys {listed}. "
                         f"Fix: use {', '.join(sorted(_RECIPE_KEYS))}.")
     if "alpha" in data:
         data["alphas"] = data.pop("alpha")
