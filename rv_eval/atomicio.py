@@ -113,12 +113,12 @@ def publish_folder(tmp: Path, final: Path) -> None:
         os.replace(tmp, final)
         return
     if _exchange(tmp, final):
-        shutil.rmtree(tmp, ignore_errors=True)  # the old folder; a leftover is a stale temp folder
+        _remove(tmp)  # the old folder; a leftover is a stale temp folder
         return
     old = _old_name(final, os.getpid())
     os.replace(final, old)
     os.replace(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
+    _remove(old)
 
 
 def recover_folder(final: str | os.PathLike) -> None:
