@@ -12,8 +12,9 @@ the one the current grid expects is stale: it is never loaded, and the runner re
 Cell keys come from `grid.Cell.key`; a folder written before keys carried hashes still loads, since
 run.json lists the keys its cells were stored under.
 
-Unreadable cells: a cell file that cannot be parsed, or whose columns do not have the sample schema's
-types (e.g. NaN or text in `correct`), is never counted. Readers of the whole run (`load_samples`:
+Unreadable cells: a cell file that cannot be parsed, fails its page checksums (written with every
+cell), or whose columns do not have the sample schema's types (e.g. NaN or text in `correct`), is
+never counted. Readers of the whole run (`load_samples`:
 results, report, stats) and the index skip it with a warning naming the file, as the runner does
 (it re-runs that cell); `Store.read_cell`, used where that one cell must be read (regrade), raises a
 `UserError` naming it.
@@ -150,7 +151,7 @@ class Store:
         table = table.replace_schema_metadata(md)
         path = self.cell_path(key)
         with atomicio.atomic_path(path, "file") as tmp:
-            pq.write_table(table, tmp)
+            pq.write_table(table, tmp, write_page_checksum=True)  # CRC per page: bit rot is detected
         self._index_put(key, meta, path, n_rows=len(df), n_correct=int(df["correct"].sum()))
         return path
 
@@ -160,7 +161,7 @@ class Store:
         path = self.cell_path(key)
         fix = "Fix: delete that file and re-run the grid (`rv-eval run` re-creates the cell)."
         try:
-            table = pq.read_table(path, columns=columns)
+            table = pq.read_table(path, columns=columns, page_checksum_verification=True)
         except FileNotFoundError:
             raise CellError(f"cell file {path} is missing. {fix}") from None
         except (pa.ArrowException, OSError, ValueError) as e:

@@ -114,6 +114,24 @@ def test_cell_corrupted_without_size_or_mtime_change(tmp_path, capsys, monkeypat
     assert _one_error_line(err) and "a--t--s0.parquet" in err and "unreadable" in err
 
 
+def test_flipped_bit_in_correct_values_is_detected_not_counted(tmp_path, capsys, said):
+    """A bit flipped inside the stored `correct` values (same size, same mtime) used to change the
+    count silently; page checksums make the cell unreadable instead."""
+    s = _run_folder(tmp_path, ["a", "b"])
+    s.records()
+    path = s.cell_path("a--t--s0")
+    rg = pq.ParquetFile(path).metadata.row_group(0)
+    col = next(rg.column(i) for i in range(rg.num_columns) if rg.column(i).path_in_schema == "correct")
+    st = path.stat()
+    data = bytearray(path.read_bytes())
+    data[col.data_page_offset + col.total_compressed_size - 1] ^= 0x01  # the last byte of the values
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    rc, rows, err = _results(s.out, capsys, said)
+    assert rc == 0 and [(r["model"], r["n_correct"]) for r in rows] == [("b", 2)]
+    assert "a--t--s0.parquet" in err
+
+
 def test_random_bytes_in_index_are_rebuilt_from_cells(tmp_path, capsys, said):
     s = _run_folder(tmp_path, ["a", "b"])
     (s.out / INDEX_DB).write_bytes(os.urandom(8192))
