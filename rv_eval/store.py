@@ -14,10 +14,9 @@ run.json lists the keys its cells were stored under.
 
 Unreadable cells: a cell file that cannot be parsed, fails its page checksums (written with every
 cell), or whose columns do not have the sample schema's types (e.g. NaN or text in `correct`), is
-never counted. Readers of the whole run (`load_samples`:
-results, report, stats) and the index skip it with a warning naming the file, as the runner does
-(it re-runs that cell); `Store.read_cell`, used where that one cell must be read (regrade), raises a
-`UserError` naming it.
+never counted. Readers of the whole run (`load_samples`: results, report, stats) and the index skip
+it with a warning naming the file, and the runner re-runs that cell; `Store.read_cell` and
+`records(strict=True)`, used where every cell must be read (regrade), raise a `UserError` naming it.
 """
 
 from __future__ import annotations
