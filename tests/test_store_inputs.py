@@ -15,9 +15,11 @@ import pytest
 
 from rv_eval import atomicio
 from rv_eval.cli import main
-from rv_eval.grid import Cell
+from rv_eval.grid import Cell, load_grid
+from rv_eval.runner import run_grid
 from rv_eval.schema import Grade
 from rv_eval.store import INDEX_DB, META_KEY, Store, load_samples
+from tests.test_runner import toy_grader, write_grid
 from tests.test_store import _meta, _rows, _store
 
 
@@ -216,3 +218,19 @@ def test_full_index_database_is_one_line(tmp_path, capsys, monkeypatch):
     assert main(["regrade", str(s.out)]) == 2
     err = capsys.readouterr().err
     assert "no space left on" in err and INDEX_DB in err
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_run_with_colliding_unicode_model_names_keeps_both(tiny_family, tmp_path, capsys):
+    """The reported case end to end: a grid with `モデルA` and `データA` stores and reports two models."""
+    out = tmp_path / "out"
+    models = f"  - {{name: モデルA, path: {tiny_family['target']}}}\n  - {{name: データA, path: {tiny_family['post']}}}\n"
+    grid_file = write_grid(tmp_path, tiny_family, out, seeds=(0,), samples=1, max_gen=4, models=models)
+    grid_file.write_text(grid_file.read_text().replace("baseline: target", "baseline: モデルA"))
+    summary = run_grid(load_grid(grid_file), grader=toy_grader, progress=False)
+    assert len(summary.ran) == 2
+    assert len(list((out / "cells").glob("*.parquet"))) == 2
+    rc, rows, _ = _results(out, capsys)
+    assert rc == 0 and sorted(r["model"] for r in rows) == ["データA", "モデルA"]
+    assert all(r["n_samples"] == 3 for r in rows)
