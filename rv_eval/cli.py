@@ -14,7 +14,7 @@ import os
 import pkgutil
 import sys
 
-from rv_eval import __version__, commands
+from rv_eval import __version__, atomicio, commands
 from rv_eval.errors import CheckFailed, UserError
 
 log = logging.getLogger("rv_eval")
@@ -76,6 +76,14 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # stdout closed early (`rv-eval tasks | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as e:
+        if not atomicio.is_no_space(e):
+            raise
+        # a full disk outside the writers that name their output (atomicio, the merge writer)
+        err = atomicio.no_space(e.filename) if e.filename else UserError(
+            f"no space left on device ({e}). Fix: free disk space, or write the output to another disk.")
+        print(f"rv-eval: error: {err}", file=sys.stderr)
+        return err.exit_code
 
 
 if __name__ == "__main__":

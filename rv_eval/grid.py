@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import hashlib
 import math
 import os
 import re
@@ -18,13 +19,22 @@ from pathlib import Path
 from typing import Any
 
 from rv_eval.errors import UserError
-from rv_eval.yamlio import parse_yaml
+from rv_eval.yamlio import brief, parse_yaml
 
 BACKEND_NAMES = ("hf", "vllm")
 _TOP_KEYS = {"name", "out", "models", "tasks", "seeds", "sampling", "backend", "baseline", "task_paths"}
 _SAMPLING_KEYS = {"temperature", "top_p", "max_gen_toks", "samples"}
 _BACKEND_COMMON = {"name", "chat_template", "in_place", "system_instruction"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+# Ranges checked when a grid is loaded, before anything is written (larger values overflow a seed
+# generator, an engine's token budget or memory long after the run started).
+MAX_SEED = 2**32 - 1  # numpy's seed range
+MAX_SAMPLES = 10_000  # samples per question
+MAX_GEN_TOKS = 2**24  # beyond any model's context window
+MAX_LIMIT = 2**31 - 1  # questions per task
+#: Largest |α|: α·v is computed in float32, so a larger α is infinite before any weight is touched.
+MAX_ABS_ALPHA = 3.4028234663852886e38
 
 
 @dataclass(frozen=True)
@@ -102,8 +112,14 @@ class Cell:
 
     @property
     def key(self) -> str:
-        """File-system-safe, unique name of the cell (its parquet file stem)."""
-        return f"{_safe(self.model)}--{_safe(self.task)}--s{self.seed}"
+        """File-system-safe, unique name of the cell (its parquet file stem): `MODEL--TASK--sSEED`.
+
+        A name that is not already safe (characters outside `A-Za-z0-9._@+-`, "--", a leading or
+        trailing "-", or longer than 80 characters) is written as a readable slug plus `~` and a hash of the exact name, so two
+        names never share a file (`モデルA` and `データA` are `___A~<hash>` with different hashes).
+        Safe names are written as they are, so keys of existing folders stay the same.
+        """
+        return f"{_key_part(self.model)}--{_key_part(self.task)}--s{self.seed}"
 
 
 @dataclass(frozen=True)
@@ -140,6 +156,22 @@ def _safe(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9._@+-]", "_", s)
 
 
+_MAX_KEY_PART = 80
+
+
+def _key_part(name: str) -> str:
+    """`name` itself when it is safe in a file name and unambiguous in a cell key, else slug~hash.
+
+    "~" never occurs in a safe name, so a hashed part cannot equal a verbatim one.
+    """
+    safe = _safe(name)
+    if safe == name and "--" not in name and not name.startswith("-") and not name.endswith("-") \
+            and 0 < len(name) <= _MAX_KEY_PART:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{safe.replace('--', '-_').strip('-')[:48]}~{digest}"
+
+
 def alpha_name(vector: str, alpha: float) -> str:
     """Model name of an α-variant: "<vector>@<alpha>" (α written with format "g")."""
     return f"{vector}@{format(alpha, 'g')}"
@@ -152,6 +184,8 @@ class _Ctx:
         self.source = source
 
     def fail(self, key: str, what: str, fix: str) -> UserError:
+        key = str(key)
+        key = key if len(key) <= 120 else key[:117] + "..."
         return UserError(f"{self.source}: {key}: {what}. Fix: {fix}")
 
 
@@ -174,7 +208,7 @@ def parse_grid(text: str, source: Path | None = None, out: str | Path | None = N
     raw = parse_yaml(text, ctx.source)
     if not isinstance(raw, dict):
         raise ctx.fail("<top level>", "expected a mapping of keys", "write `models:`, `tasks:`, `seeds:` ... keys")
-    unknown = sorted(set(raw) - _TOP_KEYS)
+    unknown = sorted(set(raw) - _TOP_KEYS, key=str)
     if unknown:
         raise ctx.fail(unknown[0], "unknown key", f"use only {sorted(_TOP_KEYS)}")
     for key in ("models", "tasks"):
@@ -186,7 +220,7 @@ def parse_grid(text: str, source: Path | None = None, out: str | Path | None = N
     seeds = _parse_seeds(ctx, raw.get("seeds", [0]))
     baseline = raw.get("baseline")
     if baseline is not None and baseline not in {m.name for m in models}:
-        raise ctx.fail("baseline", f"{baseline!r} is not a model of the grid",
+        raise ctx.fail("baseline", f"{brief(baseline)} is not a model of the grid",
                        f"use one of {[m.name for m in models]}")
     if out is not None:
         out_path = Path(out)
@@ -211,7 +245,7 @@ def _resolve(base: Path, p: str) -> Path:
 
 def _str(ctx: _Ctx, key: str, v: Any) -> str:
     if not isinstance(v, str) or not v.strip():
-        raise ctx.fail(key, f"expected a non-empty string, got {v!r}", "write a name or path")
+        raise ctx.fail(key, f"expected a non-empty string, got {brief(v)}", "write a name or path")
     return v.strip()
 
 
@@ -236,13 +270,13 @@ def _parse_models(ctx: _Ctx, items: Any, base: Path) -> tuple[list[VectorSpec], 
     for i, item in enumerate(items):
         key = f"models[{i}]"
         if not isinstance(item, dict):
-            raise ctx.fail(key, f"expected a mapping, got {item!r}", "write `- name: NAME` and `path: PATH` (or `vector:`)")
+            raise ctx.fail(key, f"expected a mapping, got {brief(item)}", "write `- name: NAME` and `path: PATH` (or `vector:`)")
         if "vector" in item:
             vec = _parse_vector(ctx, f"{key}.vector", item["vector"], base, item)
             vectors.append(vec)
             models += [ModelSpec(alpha_name(vec.name, a), vector=vec.name, alpha=a) for a in vec.alphas]
             continue
-        extra = sorted(set(item) - {"name", "path"})
+        extra = sorted(set(item) - {"name", "path"}, key=str)
         if extra:
             raise ctx.fail(f"{key}.{extra[0]}", "unknown key", "a model has `name` and `path` (or is a `vector:` entry)")
         if "path" not in item:
@@ -253,7 +287,7 @@ def _parse_models(ctx: _Ctx, items: Any, base: Path) -> tuple[list[VectorSpec], 
     seen: set[str] = set()
     for m in models:
         if m.name in seen:
-            raise ctx.fail("models", f"model name {m.name!r} appears twice", "give every model a distinct `name`")
+            raise ctx.fail("models", f"model name {brief(m.name)} appears twice", "give every model a distinct `name`")
         seen.add(m.name)
     return vectors, models
 
@@ -262,7 +296,7 @@ def _parse_vector(ctx: _Ctx, key: str, v: Any, base: Path, item: dict) -> Vector
     if not isinstance(v, dict):
         raise ctx.fail(key, "expected a mapping with pre, post, target, alphas", "see examples/tiny_cpu.yaml")
     allowed = {"name", "pre", "post", "target", "alphas", "merge"}
-    extra = sorted(set(v) - allowed)
+    extra = sorted(set(v) - allowed, key=str)
     if extra:
         raise ctx.fail(f"{key}.{extra[0]}", "unknown key", f"use only {sorted(allowed)}")
     for k in ("pre", "post", "target", "alphas"):
@@ -270,11 +304,12 @@ def _parse_vector(ctx: _Ctx, key: str, v: Any, base: Path, item: dict) -> Vector
             raise ctx.fail(f"{key}.{k}", "missing", f"add `{k}:`")
     alphas = v["alphas"]
     if not isinstance(alphas, list) or not alphas:
-        raise ctx.fail(f"{key}.alphas", f"expected a non-empty list of numbers, got {alphas!r}", "write e.g. `alphas: [0, 0.5, 1]`")
+        raise ctx.fail(f"{key}.alphas", f"expected a non-empty list of numbers, got {brief(alphas)}", "write e.g. `alphas: [0, 0.5, 1]`")
     vals: list[float] = []
     for a in alphas:
-        if isinstance(a, bool) or not isinstance(a, int | float) or not math.isfinite(a):
-            raise ctx.fail(f"{key}.alphas", f"{a!r} is not a finite number", "write numbers such as 0.5")
+        if isinstance(a, bool) or not isinstance(a, int | float) or not math.isfinite(a) or abs(a) > MAX_ABS_ALPHA:
+            raise ctx.fail(f"{key}.alphas", f"{brief(a)} is not a finite number within ±{MAX_ABS_ALPHA:.4g} (float32)",
+                           "write numbers such as 0.5")
         if float(a) in vals:
             raise ctx.fail(f"{key}.alphas", f"α {a} appears twice", "list each α once")
         vals.append(float(a))
@@ -283,7 +318,7 @@ def _parse_vector(ctx: _Ctx, key: str, v: Any, base: Path, item: dict) -> Vector
         raise ctx.fail(f"{key}.merge", "expected a mapping of merge options", "e.g. `merge: {dtype: bfloat16}`")
     name = _str(ctx, f"{key}.name", v.get("name") or item.get("name") or "vector")
     if "@" in name:
-        raise ctx.fail(f"{key}.name", f"{name!r} contains '@'", "name the vector without '@'")
+        raise ctx.fail(f"{key}.name", f"{brief(name)} contains '@'", "name the vector without '@'")
     return VectorSpec(
         name=name,
         pre=_model_path(ctx, f"{key}.pre", v["pre"], base),
@@ -303,18 +338,19 @@ def _parse_tasks(ctx: _Ctx, items: Any, check_names: bool = True) -> list[TaskSp
             out.append(TaskSpec(_str(ctx, key, item)))
             continue
         if not isinstance(item, dict) or "name" not in item:
-            raise ctx.fail(key, f"expected a task name or {{name, limit}}, got {item!r}", "write `- demo_en` or `- {name: demo_en, limit: 5}`")
-        extra = sorted(set(item) - {"name", "limit"})
+            raise ctx.fail(key, f"expected a task name or {{name, limit}}, got {brief(item)}", "write `- demo_en` or `- {name: demo_en, limit: 5}`")
+        extra = sorted(set(item) - {"name", "limit"}, key=str)
         if extra:
             raise ctx.fail(f"{key}.{extra[0]}", "unknown key", "a task has `name` and optional `limit`")
         limit = item.get("limit")
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-            raise ctx.fail(f"{key}.limit", f"expected a positive integer, got {limit!r}", "write e.g. `limit: 10` or drop the key")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT):
+            raise ctx.fail(f"{key}.limit", f"expected an integer from 1 to {MAX_LIMIT}, got {brief(limit)}",
+                           "write e.g. `limit: 10` or drop the key")
         out.append(TaskSpec(_str(ctx, f"{key}.name", item["name"]), limit))
     names = [t.name for t in out]
     dup = next((n for n in names if names.count(n) > 1), None)
     if dup:
-        raise ctx.fail("tasks", f"task {dup!r} listed twice", "list each task once")
+        raise ctx.fail("tasks", f"task {brief(dup)} listed twice", "list each task once")
     if check_names:
         _check_task_names(ctx, names)
     return out
@@ -331,11 +367,11 @@ def _check_task_names(ctx: _Ctx, names: list[str]) -> None:
         if known and n not in known:
             near = difflib.get_close_matches(n, sorted(known), n=5)
             hint = f"did you mean {near}? " if near else ""
-            raise ctx.fail(f"tasks[{i}]", f"unknown task {n!r}", f"{hint}see docs/tasks.md or the `tasks` sub-command for the {len(known)} known tasks, "
+            raise ctx.fail(f"tasks[{i}]", f"unknown task {brief(n)}", f"{hint}see docs/tasks.md or the `tasks` sub-command for the {len(known)} known tasks, "
                            "or list a folder of your own task YAMLs under `task_paths:`")
         if n in known and task_info(n).is_group:
             members = subtasks(n)
-            raise ctx.fail(f"tasks[{i}]", f"{n!r} is a group of {len(members)} subtasks; a grid lists tasks",
+            raise ctx.fail(f"tasks[{i}]", f"{brief(n)} is a group of {len(members)} subtasks; a grid lists tasks",
                            f"list its subtasks instead ({', '.join(members)}; the `tasks {n}` sub-command prints them) "
                            f"and pool their results with `rv-eval stats --pool '{n}_all={n}_*'`")
 
@@ -344,10 +380,10 @@ def _parse_seeds(ctx: _Ctx, seeds: Any) -> list[int]:
     if isinstance(seeds, int) and not isinstance(seeds, bool):
         seeds = [seeds]
     if not isinstance(seeds, list) or not seeds:
-        raise ctx.fail("seeds", f"expected a non-empty list of integers, got {seeds!r}", "write e.g. `seeds: [0, 1, 2]`")
+        raise ctx.fail("seeds", f"expected a non-empty list of integers, got {brief(seeds)}", "write e.g. `seeds: [0, 1, 2]`")
     for s in seeds:
-        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
-            raise ctx.fail("seeds", f"{s!r} is not a non-negative integer", "write e.g. `seeds: [0, 1, 2]`")
+        if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED:
+            raise ctx.fail("seeds", f"{brief(s)} is not an integer from 0 to {MAX_SEED}", "write e.g. `seeds: [0, 1, 2]`")
     if len(set(seeds)) != len(seeds):
         raise ctx.fail("seeds", "a seed appears twice", "list each seed once")
     return list(seeds)
@@ -356,7 +392,7 @@ def _parse_seeds(ctx: _Ctx, seeds: Any) -> list[int]:
 def _parse_sampling(ctx: _Ctx, raw: Any) -> Sampling:
     if not isinstance(raw, dict):
         raise ctx.fail("sampling", "expected a mapping", "write `sampling: {temperature: 0.6, top_p: 0.95, max_gen_toks: 512, samples: 4}`")
-    extra = sorted(set(raw) - _SAMPLING_KEYS)
+    extra = sorted(set(raw) - _SAMPLING_KEYS, key=str)
     if extra:
         raise ctx.fail(f"sampling.{extra[0]}", "unknown key", f"use only {sorted(_SAMPLING_KEYS)}")
     d = Sampling()
@@ -366,9 +402,9 @@ def _parse_sampling(ctx: _Ctx, raw: Any) -> Sampling:
         raise ctx.fail("sampling.top_p", "must be > 0", "use a value in (0, 1]")
     max_gen = raw.get("max_gen_toks", d.max_gen_toks)
     samples = raw.get("samples", d.samples)
-    for key, v in (("sampling.max_gen_toks", max_gen), ("sampling.samples", samples)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ctx.fail(key, f"expected a positive integer, got {v!r}", "write e.g. 4")
+    for key, v, hi in (("sampling.max_gen_toks", max_gen, MAX_GEN_TOKS), ("sampling.samples", samples, MAX_SAMPLES)):
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= hi:
+            raise ctx.fail(key, f"expected an integer from 1 to {hi}, got {brief(v)}", "write e.g. 4")
     if temp == 0.0 and samples > 1:
         raise ctx.fail("sampling.samples", f"{samples} samples per question with temperature 0 would all be identical",
                        "set temperature > 0 or samples: 1")
@@ -378,7 +414,7 @@ def _parse_sampling(ctx: _Ctx, raw: Any) -> Sampling:
 def _number(ctx: _Ctx, key: str, v: Any, lo: float, hi: float | None) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < lo or (hi is not None and v > hi):
         rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
-        raise ctx.fail(key, f"expected a number {rng}, got {v!r}", f"use a number {rng}")
+        raise ctx.fail(key, f"expected a number {rng}, got {brief(v)}", f"use a number {rng}")
     return float(v)
 
 
@@ -386,13 +422,13 @@ def _parse_backend(ctx: _Ctx, raw: Any) -> BackendSpec:
     if isinstance(raw, str):
         raw = {"name": raw}
     if not isinstance(raw, dict):
-        raise ctx.fail("backend", f"expected `hf`, `vllm` or a mapping, got {raw!r}", "write `backend: {name: vllm, dtype: bfloat16}`")
+        raise ctx.fail("backend", f"expected `hf`, `vllm` or a mapping, got {brief(raw)}", "write `backend: {name: vllm, dtype: bfloat16}`")
     name = raw.get("name", "hf")
     if name not in BACKEND_NAMES:
-        raise ctx.fail("backend.name", f"unknown backend {name!r}", f"use one of {list(BACKEND_NAMES)}")
+        raise ctx.fail("backend.name", f"unknown backend {brief(name)}", f"use one of {list(BACKEND_NAMES)}")
     for key in ("chat_template", "in_place"):
         if key in raw and not isinstance(raw[key], bool):
-            raise ctx.fail(f"backend.{key}", f"expected true or false, got {raw[key]!r}", "write true or false")
+            raise ctx.fail(f"backend.{key}", f"expected true or false, got {brief(raw[key])}", "write true or false")
     sysi = raw.get("system_instruction")
     if sysi is not None and not isinstance(sysi, str):
         raise ctx.fail("backend.system_instruction", "expected a string", "write a string or drop the key")
@@ -422,7 +458,7 @@ def parse_shard(text: str) -> tuple[int, int]:
     """Parse `--shard i/n` (0-based i, 0 ≤ i < n)."""
     m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text or "")
     if not m or int(m.group(2)) < 1 or int(m.group(1)) >= int(m.group(2)):
-        raise UserError(f"--shard {text!r}: expected i/n with 0 <= i < n (e.g. 0/4). "
+        raise UserError(f"--shard {brief(text)}: expected i/n with 0 <= i < n (e.g. 0/4). "
                         "Fix: pass e.g. --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT.")
     return int(m.group(1)), int(m.group(2))
 

@@ -44,7 +44,7 @@ def regrade(out: str | Path, grader: Grader | None = None, progress: bool = True
     store = Store(out)
     grade = grader or default_grader()
     summary = RegradeSummary()
-    records = store.records()
+    records = store.records(strict=True)  # an unreadable cell is an error here, not a skip
     for rec in tqdm(records, desc="regrade", unit="cell", disable=not progress):
         df = store.read_cell(rec.key)
         if "doc_json" not in df.columns:

@@ -5,9 +5,18 @@
     OUT/index.sqlite             one row per stored cell (key, model, task, seed, fingerprint, counts)
 
 The parquet files are the truth (each carries its fingerprint in its metadata); the SQLite index is
-a queryable cache of them, rebuilt from the files whenever it disagrees. A cell file whose
-fingerprint differs from the one the current grid expects is stale: it is never loaded, and the
-runner re-runs that cell.
+a queryable cache of them, rebuilt from the files whenever it disagrees (and rebuilt from scratch,
+with a warning, when it is not a readable SQLite file). A cell file whose fingerprint differs from
+the one the current grid expects is stale: it is never loaded, and the runner re-runs that cell.
+
+Cell keys come from `grid.Cell.key`; a folder written before keys carried hashes still loads, since
+run.json lists the keys its cells were stored under.
+
+Unreadable cells: a cell file that cannot be parsed, fails its page checksums (written with every
+cell), or whose columns do not have the sample schema's types (e.g. NaN or text in `correct`), is
+never counted. Readers of the whole run (`load_samples`: results, report, stats) and the index skip
+it with a warning naming the file, and the runner re-runs that cell; `Store.read_cell` and
+`records(strict=True)`, used where every cell must be read (regrade), raise a `UserError` naming it.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ import pyarrow.parquet as pq
 from rv_eval import atomicio
 from rv_eval.errors import UserError
 from rv_eval.schema import SAMPLE_COLUMNS, SAMPLE_DTYPES, RunMeta, check_samples_frame
+from rv_eval.yamlio import brief
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +55,21 @@ CREATE TABLE IF NOT EXISTS cells (
     n_rows INTEGER, n_correct INTEGER, file_size INTEGER, file_mtime_ns INTEGER
 )
 """
+
+
+class CellError(UserError):
+    """A stored cell file that cannot be read or does not have the sample schema."""
+
+
+#: pyarrow type checks per SAMPLE_DTYPES dtype; a column of another type makes the cell unreadable.
+_ARROW_KIND = {
+    "string": lambda t: pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t),
+    "int64": pa.types.is_integer,
+    "float64": lambda t: pa.types.is_floating(t) or pa.types.is_integer(t) or pa.types.is_null(t),
+    "bool": pa.types.is_boolean,
+}
+#: Columns that must hold a value in every row (a null `correct` would be counted as neither).
+_NOT_NULL = ("correct", "seed", "sample_idx", "fold", "n_prompt_tokens", "n_gen_tokens")
 
 
 @dataclass(frozen=True)
@@ -124,14 +149,41 @@ class Store:
         md[META_KEY] = json.dumps(meta, sort_keys=True).encode()
         table = table.replace_schema_metadata(md)
         path = self.cell_path(key)
-        with atomicio.atomic_path(path) as tmp:
-            pq.write_table(table, tmp)
+        with atomicio.atomic_path(path, "file") as tmp:
+            pq.write_table(table, tmp, write_page_checksum=True)  # CRC per page: bit rot is detected
         self._index_put(key, meta, path, n_rows=len(df), n_correct=int(df["correct"].sum()))
         return path
 
     def read_cell(self, key: str, columns: list[str] | None = None) -> pd.DataFrame:
-        """All stored rows of one cell (SAMPLE_COLUMNS + EXTRA_COLUMNS)."""
-        return pq.read_table(self.cell_path(key), columns=columns).to_pandas()
+        """All stored rows of one cell (SAMPLE_COLUMNS + EXTRA_COLUMNS), checked against the sample
+        schema; CellError (exit 2) naming the file if it is unreadable or a column has the wrong type."""
+        path = self.cell_path(key)
+        fix = "Fix: delete that file and re-run the grid (`rv-eval run` re-creates the cell)."
+        try:
+            table = pq.read_table(path, columns=columns, page_checksum_verification=True)
+        except FileNotFoundError:
+            raise CellError(f"cell file {path} is missing. {fix}") from None
+        except (pa.ArrowException, OSError, ValueError) as e:
+            raise CellError(f"cell file {path} is unreadable ({brief(str(e), 160)}). {fix}") from None
+        for name in columns or SAMPLE_COLUMNS:
+            if name in SAMPLE_DTYPES and table.schema.get_field_index(name) < 0:
+                raise CellError(f"cell file {path} lacks the column {name!r}. {fix}")
+        for fld in table.schema:
+            kind = SAMPLE_DTYPES.get(fld.name)
+            if kind in _ARROW_KIND and not _ARROW_KIND[kind](fld.type):
+                raise CellError(f"cell file {path}: column {fld.name!r} holds {fld.type}, not {kind} "
+                                f"(a forged or foreign file?). {fix}")
+            if fld.name in _NOT_NULL and table.column(fld.name).null_count:
+                raise CellError(f"cell file {path}: column {fld.name!r} has empty values. {fix}")
+        return table.to_pandas()
+
+    def try_read_cell(self, key: str, columns: list[str] | None = None) -> pd.DataFrame | None:
+        """`read_cell`, or None after a warning naming the file when it is unreadable (whole-run readers)."""
+        try:
+            return self.read_cell(key, columns)
+        except CellError as e:
+            log.warning("skipping an unreadable cell: %s", e)
+            return None
 
     def cell_meta(self, key: str) -> dict[str, Any] | None:
         """The metadata stored in a cell file's footer, or None if the file is absent or unreadable."""
@@ -164,13 +216,43 @@ class Store:
     def _db(self) -> Iterator[sqlite3.Connection]:
         self.check_writable()
         self.out.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(self.out / INDEX_DB, timeout=60)
+        path = self.out / INDEX_DB
+        con = self._connect(path)
         try:
-            con.execute(_SCHEMA)
             with con:
                 yield con
+        except sqlite3.OperationalError as e:
+            if "full" in str(e):  # "database or disk is full"
+                raise atomicio.no_space(path) from None
+            raise UserError(f"the index {path} cannot be written ({e}). Fix: check the folder's permissions, "
+                            "or delete index.sqlite (it is rebuilt from the cell files).") from None
         finally:
             con.close()
+
+    def _connect(self, path: Path) -> sqlite3.Connection:
+        """Open the index; one that is not a readable SQLite file is deleted and rebuilt (a cache)."""
+        for attempt in (1, 2):
+            con = sqlite3.connect(path, timeout=60)
+            try:
+                con.execute(_SCHEMA)
+                con.execute("SELECT * FROM cells LIMIT 1").fetchall()
+                return con
+            except sqlite3.OperationalError as e:
+                con.close()
+                if "full" in str(e):
+                    raise atomicio.no_space(path) from None
+                raise UserError(f"the index {path} cannot be opened ({e}). Fix: check the folder's permissions, "
+                                "or delete index.sqlite (it is rebuilt from the cell files).") from None
+            except sqlite3.DatabaseError as e:  # random bytes, a malformed page: rebuild the cache
+                con.close()
+                if attempt == 2:
+                    raise UserError(f"the index {path} is corrupt ({e}) and could not be rebuilt. "
+                                    "Fix: delete index.sqlite (it is rebuilt from the cell files).") from None
+                log.warning("%s is not a readable SQLite index (%s); rebuilding it from the cell files", path, e)
+                for p in (path, path.with_name(INDEX_DB + "-journal"), path.with_name(INDEX_DB + "-wal")):
+                    with contextlib.suppress(FileNotFoundError):
+                        p.unlink()
+        raise AssertionError("unreachable")
 
     def _index_put(self, key: str, meta: dict[str, Any], path: Path, n_rows: int, n_correct: int) -> CellRecord:
         st = path.stat()
@@ -180,8 +262,12 @@ class Store:
             con.execute("INSERT OR REPLACE INTO cells VALUES (?,?,?,?,?,?,?,?,?)", astuple(rec))
         return rec
 
-    def records(self) -> list[CellRecord]:
-        """Index rows for every cell file present; files the index lacks or has outdated are re-read."""
+    def records(self, strict: bool = False) -> list[CellRecord]:
+        """Index rows for every cell file present; files the index lacks or has outdated are re-read.
+
+        An unreadable cell file is left out with a warning, or with `strict` raises CellError naming it
+        (for commands that must read every cell, such as regrade).
+        """
         with self._db() as con:
             rows = {r[0]: CellRecord(*r) for r in con.execute("SELECT * FROM cells")}
         files = {p.stem: p for p in self.cells_dir.glob("*.parquet")} if self.cells_dir.is_dir() else {}
@@ -192,7 +278,7 @@ class Store:
             if rec and rec.file_size == st.st_size and rec.file_mtime_ns == st.st_mtime_ns:
                 continue
             rows.pop(key, None)
-            rec = self._reindex(key, path)
+            rec = self._reindex(key, path, strict)
             if rec:
                 rows[key] = rec
         if stale_rows:
@@ -202,13 +288,20 @@ class Store:
                 rows.pop(k, None)
         return [rows[k] for k in sorted(rows)]
 
-    def _reindex(self, key: str, path: Path) -> CellRecord | None:
+    def _reindex(self, key: str, path: Path, strict: bool = False) -> CellRecord | None:
         meta = self.cell_meta(key)
-        if meta is None:
-            log.warning("ignoring unreadable cell file %s (it will be re-run)", path)
+        try:
+            if meta is None or not isinstance(meta, dict) or not {"model", "task", "seed", "fingerprint"} <= set(meta):
+                raise CellError(f"cell file {path} is unreadable (no rv-eval metadata in its footer). "
+                                "Fix: delete that file and re-run the grid (`rv-eval run` re-creates the cell).")
+            df = self.read_cell(key, columns=["correct"])
+            seed = int(meta["seed"])
+        except (CellError, TypeError, ValueError) as e:
+            if strict:
+                raise e if isinstance(e, CellError) else CellError(f"cell file {path}: bad seed in its metadata") from None
+            log.warning("ignoring unreadable cell file %s (it will be re-run): %s", path, brief(str(e), 200))
             return None
-        df = pq.read_table(path, columns=["correct"]).to_pandas()
-        return self._index_put(key, meta, path, n_rows=len(df), n_correct=int(df["correct"].sum()))
+        return self._index_put(key, {**meta, "seed": seed}, path, n_rows=len(df), n_correct=int(df["correct"].sum()))
 
     def current_keys(self) -> tuple[list[str], list[str], list[str]]:
         """(finished, pending, stale) cell keys of the current grid, in grid order."""
@@ -228,7 +321,7 @@ def load_samples(out: str | Path, with_doc: bool = False) -> pd.DataFrame:
 
     Returns a DataFrame with exactly `schema.SAMPLE_COLUMNS` (plus `doc_json` when `with_doc`),
     cells in grid order. Cells not finished yet, or stored under another configuration, are left
-    out (logged).
+    out (logged); an unreadable cell file is left out with a warning naming it.
     """
     store = Store(out)
     done, pending, stale = store.current_keys()
@@ -236,7 +329,7 @@ def load_samples(out: str | Path, with_doc: bool = False) -> pd.DataFrame:
         log.info("%s: %d cells finished, %d not run yet, %d stored under another configuration (left out)",
                  out, len(done), len(pending), len(stale))
     cols = SAMPLE_COLUMNS + (EXTRA_COLUMNS if with_doc else [])
-    frames = [store.read_cell(k, columns=cols) for k in done]
+    frames = [df for k in done if (df := store.try_read_cell(k, columns=cols)) is not None]
     if not frames:
         df = pd.DataFrame({c: pd.Series(dtype=SAMPLE_DTYPES.get(c, "string")) for c in cols})
         return df

@@ -115,6 +115,7 @@ USER_ERRORS = [
     ("merge --pre {pre} --post {post} --target {target} --alpha 0.5,x --out {tmp}/v", 2, "'x' is not a number"),
     ("merge --pre {pre} --post {post} --target {target} --alpha 0.5;1 --out {tmp}/v", 2, "not a number"),
     ("merge --pre {pre} --post {post} --target {target} --alpha nan --out {tmp}/v", 2, "not finite"),
+    ("merge --pre {pre} --post {post} --target {target} --alpha=1e39 --out {tmp}/v", 2, "not finite in float32"),
     ("merge --pre {pre} --post {post} --target {target} --alpha 1", 2, "--out"),
     ("merge --pre {tmp}/nope --post {post} --target {target} --alpha 1 --out {tmp}/v", 2, "does not exist"),
     ("merge --pre {plain} --post {post} --target {target} --alpha 1 --out {tmp}/v", 2, "safetensors"),

@@ -77,13 +77,43 @@ def _explain_nonfinite(inputs: Inputs, chunk: Chunk, pre: torch.Tensor | None, p
 
 
 def combine(chunk: Chunk, alpha: float, dtype: torch.dtype) -> torch.Tensor:
-    """The α-variant values of one chunk, in the output dtype."""
+    """The α-variant values of one chunk, in the output dtype; UserError if a value overflows it."""
     assert chunk.target is not None
     if not chunk.merged or alpha == 0:
-        return chunk.target if chunk.target.dtype == dtype else chunk.target.to(dtype)
+        if chunk.target.dtype == dtype:
+            return chunk.target
+        out = chunk.target.to(dtype)
+        _check_finite(out, chunk.target, f"tensor {chunk.task.name} (α={alpha:g}, copied from the target)", dtype)
+        return out
     out = torch.mul(chunk.v, alpha)  # type: ignore[arg-type]
     out.add_(chunk.t32)  # type: ignore[arg-type]
-    return out.to(dtype)
+    out = out.to(dtype)
+    _check_finite(out, None, f"tensor {chunk.task.name} at α={alpha:g} (target + α·v)", dtype)
+    return out
+
+
+def vector_values(chunk: Chunk, dtype: torch.dtype) -> torch.Tensor:
+    """The saved vector's values (post − pre) of a merged chunk in `dtype`; UserError if one overflows it."""
+    out = chunk.v.to(dtype)  # type: ignore[union-attr]
+    _check_finite(out, None, f"tensor {chunk.task.name} of the vector post − pre", dtype)
+    return out
+
+
+def _check_finite(out: torch.Tensor, source: torch.Tensor | None, what: str, dtype: torch.dtype) -> None:
+    """Raise UserError if `out` holds infinities or NaN that its inputs did not (finite inputs are
+    checked in `prepare`; `source`, when given, is the value `out` was converted from)."""
+    if not out.is_floating_point() or bool(torch.isfinite(out).all()):
+        return
+    bad = ~torch.isfinite(out)
+    if source is not None:
+        bad &= torch.isfinite(source)
+    n = int(bad.sum())
+    if n == 0:
+        return
+    limit = torch.finfo(dtype).max
+    raise UserError(f"{what} overflows {str(dtype).removeprefix('torch.')}: {n} values of one chunk exceed "
+                    f"±{limit:.4g}, so the output would hold infinities; nothing was published. "
+                    "Fix: use a smaller |α|, or a wider output dtype (--dtype float32).")
 
 
 _STOP = object()

@@ -12,10 +12,12 @@ from typing import Any
 import torch
 
 from rv_eval.errors import UserError
-from rv_eval.yamlio import parse_yaml
+from rv_eval.grid import MAX_ABS_ALPHA
+from rv_eval.yamlio import brief, parse_yaml
 
 VOCAB_POLICIES = ("error", "common-rows")
 OUT_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
+MAX_CHUNK_ELEMS = 2**30  # elements per streamed chunk (4 GiB of float32 per input)
 _UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 
 
@@ -68,18 +70,20 @@ class MergeSpec:
         if not self.alphas and self.save_vector is None and not self.analysis_only:
             raise UserError("nothing to do: no --alpha and no --save-vector. Fix: pass --alpha 0.5,1 or --save-vector V.")
         if self.vocab not in VOCAB_POLICIES:
-            raise UserError(f"unknown vocab policy {self.vocab!r}. Fix: use one of {', '.join(VOCAB_POLICIES)}.")
+            raise UserError(f"unknown vocab policy {brief(self.vocab)}. Fix: use one of {', '.join(VOCAB_POLICIES)}.")
         for key, value in (("dtype", self.dtype), ("vector_dtype", self.vector_dtype)):
             if value is not None and value not in OUT_DTYPES:
-                raise UserError(f"unknown {key} {value!r}. Fix: use one of {', '.join(OUT_DTYPES)}.")
+                raise UserError(f"unknown {key} {brief(value)}. Fix: use one of {', '.join(OUT_DTYPES)}.")
         for key, rx in (("include", self.include), ("exclude", self.exclude)):
             if rx is not None:
                 try:
                     re.compile(rx)
                 except re.error as e:
-                    raise UserError(f"--{key} {rx!r} is not a valid regular expression: {e}. Fix: correct it.") from e
-        if self.chunk_elems < 1:
-            raise UserError("chunk_elems must be positive. Fix: pass a positive number.")
+                    raise UserError(f"--{key} {brief(rx)} is not a valid regular expression: {e}. Fix: correct it.") from e
+        if isinstance(self.chunk_elems, bool) or not isinstance(self.chunk_elems, int) \
+                or not 1 <= self.chunk_elems <= MAX_CHUNK_ELEMS:
+            raise UserError(f"chunk_elems {brief(self.chunk_elems)} is not an integer from 1 to {MAX_CHUNK_ELEMS}. "
+                            "Fix: pass e.g. 262144.")
 
     def selects(self, name: str) -> bool:
         """Whether the vector applies to tensor `name` (--include/--exclude)."""
@@ -108,9 +112,10 @@ def parse_alphas(value: Any) -> list[float]:
         try:
             a = float(item)
         except (TypeError, ValueError) as e:
-            raise UserError(f"α value {item!r} is not a number. Fix: pass e.g. --alpha 0.25,0.5,1,-1.") from e
-        if not math.isfinite(a):
-            raise UserError(f"α value {item!r} is not finite. Fix: pass finite numbers.")
+            raise UserError(f"α value {brief(item)} is not a number. Fix: pass e.g. --alpha 0.25,0.5,1,-1.") from e
+        if not math.isfinite(a) or abs(a) > MAX_ABS_ALPHA:
+            raise UserError(f"α value {brief(item)} is not finite in float32 (|α| ≤ {MAX_ABS_ALPHA:.4g}), the "
+                            "precision of the merge math. Fix: pass finite numbers such as 0.5.")
         a += 0.0  # -0.0 -> 0.0 (one folder alpha_0)
         if a not in out:
             out.append(a)
@@ -123,7 +128,7 @@ def parse_size(text: str | int) -> int:
         return text
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMG]?I?B?)\s*", str(text).upper())
     if not m or m.group(2) not in _UNITS:
-        raise UserError(f"size {text!r} is not understood. Fix: write e.g. 5GB, 500MB or 2GiB.")
+        raise UserError(f"size {brief(text)} is not understood. Fix: write e.g. 5GB, 500MB or 2GiB.")
     return int(float(m.group(1)) * _UNITS[m.group(2)])
 
 
@@ -146,9 +151,12 @@ def load_recipe(path: str | Path, **overrides: Any) -> MergeSpec:
     if not isinstance(data, dict):
         raise UserError(f"recipe {path} must be a mapping of keys (pre, post, target, alphas, out...). "
                         "Fix: write `key: value` lines, e.g. as in merge/*.yaml.")
-    unknown = sorted(set(data) - _RECIPE_KEYS)
+    unknown = sorted((set(data) - _RECIPE_KEYS), key=str)
     if unknown:
-        raise UserError(f"recipe {path}: unknown keys {', '.join(unknown)}. Fix: use {', '.join(sorted(_RECIPE_KEYS))}.")
+        listed = ", ".join(map(str, unknown))
+        listed = listed if len(listed) <= 200 else listed[:197] + "..."
+        raise UserError(f"recipe {path}: unknown keys {listed}. "
+                        f"Fix: use {', '.join(sorted(_RECIPE_KEYS))}.")
     if "alpha" in data:
         data["alphas"] = data.pop("alpha")
     data.pop("revision", None)

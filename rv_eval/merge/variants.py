@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from rv_eval import __version__, atomicio
 from rv_eval.errors import UserError
-from rv_eval.merge.executor import Chunk, Worker, combine, iter_chunks, prefetch, prepare
+from rv_eval.merge.executor import Chunk, Worker, combine, iter_chunks, prefetch, prepare, vector_values
 from rv_eval.merge.io.reader import DTYPE_NAMES, open_checkpoint
 from rv_eval.merge.io.writer import (
     ShardedWriter,
@@ -92,6 +92,7 @@ def _key(inputs_record: dict[str, Any], spec: MergeSpec, alpha: float | None) ->
 
 
 def _is_done(final: Path, key: str, force: bool) -> bool:
+    atomicio.recover_folder(final)  # a publish killed between its renames: restore or clean up
     for stale in stale_temp_folders(final):
         log.info("removing %s left by an interrupted run", stale)
         shutil.rmtree(stale, ignore_errors=True)
@@ -125,6 +126,16 @@ class _Output:
 def _run(spec: MergeSpec, plan: MergePlan, inputs_record: dict[str, Any], todo: list[float],
          vector_todo: bool) -> None:
     """One pass over the inputs writing every pending α-variant (and the vector)."""
+    try:
+        _run_unchecked(spec, plan, inputs_record, todo, vector_todo)
+    except OSError as e:  # a full disk while copying model files: one line, nothing published
+        if atomicio.is_no_space(e):
+            raise atomicio.no_space(e.filename or spec.out or spec.save_vector) from None
+        raise
+
+
+def _run_unchecked(spec: MergeSpec, plan: MergePlan, inputs_record: dict[str, Any], todo: list[float],
+                   vector_todo: bool) -> None:
     with ExitStack() as cleanup:
         outputs = _open_outputs(spec, plan, todo, vector_todo, cleanup)
         _write_all(spec, plan, outputs)
@@ -183,7 +194,7 @@ def _variant_writer(alpha: float, writer: ShardedWriter) -> Callable[[Chunk], No
 def _vector_writer(dtype: torch.dtype, writer: ShardedWriter) -> Callable[[Chunk], None]:
     def write(chunk: Chunk) -> None:
         if chunk.merged:
-            writer.write(chunk.v.to(dtype))  # type: ignore[union-attr]
+            writer.write(vector_values(chunk, dtype))
     return write
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from rv_eval.errors import UserError
+from rv_eval.yamlio import brief
 
 log = logging.getLogger(__name__)
 
@@ -130,22 +131,43 @@ def _parse_header(path: Path) -> tuple[bytes, dict[str, TensorInfo], dict[str, s
     tensors: dict[str, TensorInfo] = {}
     for name, entry in header.items():
         tensors[name] = _tensor_info(path, name, entry, data_start, size, bad, fix)
+    _check_overlaps(tensors, bad, fix)
     return header_bytes, tensors, metadata
 
 
 def _tensor_info(path: Path, name: str, entry: Any, data_start: int, size: int, bad: str, fix: str) -> TensorInfo:
+    """One header entry, checked as safetensors itself would: known dtype, dimensions ≥ 0, offsets
+    inside the data section, and a byte size matching shape × dtype."""
     try:
         dtype = DTYPES[entry["dtype"]]
-        shape = tuple(int(d) for d in entry["shape"])
-        begin, end = (int(x) for x in entry["data_offsets"])
+        shape = tuple(_exact_int(d) for d in entry["shape"])
+        begin, end = (_exact_int(x) for x in entry["data_offsets"])
     except (KeyError, TypeError, ValueError) as e:
-        raise UserError(f"{bad} (bad header entry for tensor {name!r}: {e!r}). {fix}") from e
+        raise UserError(f"{bad} (bad header entry for tensor {brief(name)}: {brief(e)}). {fix}") from e
+    if any(d < 0 for d in shape):
+        raise UserError(f"{bad} (tensor {brief(name)} has a negative dimension in its shape {brief(list(shape))}). {fix}")
     info = TensorInfo(name, path, dtype, shape, data_start + begin, end - begin)
     itemsize = torch.empty(0, dtype=dtype).element_size()
-    if end < begin or info.nbytes != info.numel * itemsize or data_start + end > size:
-        raise UserError(f"{bad} (tensor {name!r}: data offsets {begin}..{end} do not match its shape "
-                        f"{list(shape)} or lie beyond the end of the file, {size} bytes: truncated?). {fix}")
+    if begin < 0 or end < begin or info.nbytes != info.numel * itemsize or data_start + end > size:
+        raise UserError(f"{bad} (tensor {brief(name)}: data offsets {brief(begin)}..{brief(end)} do not match its "
+                        f"shape {brief(list(shape))} × {entry['dtype']} or lie outside the file, {size} bytes: "
+                        f"truncated?). {fix}")
     return info
+
+
+def _exact_int(v: Any) -> int:
+    """A JSON integer (a float, string or bool in a shape or offset is a corrupt header)."""
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeError(f"{brief(v)} is not an integer")
+    return v
+
+
+def _check_overlaps(tensors: dict[str, TensorInfo], bad: str, fix: str) -> None:
+    """Refuse tensors whose data ranges overlap (safetensors requires disjoint, ordered ranges)."""
+    spans = sorted((t.offset, t.offset + t.nbytes, t.name) for t in tensors.values() if t.nbytes)
+    for (_, end, a), (start, _, b) in zip(spans, spans[1:], strict=False):
+        if start < end:
+            raise UserError(f"{bad} (tensors {brief(a)} and {brief(b)} share bytes of the file). {fix}")
 
 
 class Checkpoint:

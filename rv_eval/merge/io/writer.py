@@ -7,8 +7,10 @@ is built under a hidden temporary name and renamed onto its final name only when
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -85,7 +87,22 @@ class ShardedWriter:
         self._file: BinaryIO | None = None
         self._next_shard()
 
+    @contextlib.contextmanager
+    def _full_disk_named(self) -> Iterator[None]:
+        """A full disk while writing becomes `atomicio.no_space` naming the shard being written."""
+        try:
+            yield
+        except OSError as e:
+            if atomicio.is_no_space(e):
+                shard = self.names[min(max(self._shard, 0), len(self.names) - 1)]
+                raise atomicio.no_space(self.folder / shard) from None
+            raise
+
     def _next_shard(self) -> None:
+        with self._full_disk_named():
+            self._next_shard_unchecked()
+
+    def _next_shard_unchecked(self) -> None:
         if self._file is not None:
             self._file.close()
         self._shard += 1
@@ -105,7 +122,8 @@ class ShardedWriter:
             if self._file is None:
                 raise RuntimeError(f"more data written than the layout of {self.folder} holds")
             n = min(len(data), self._left)
-            self._file.write(data[:n])
+            with self._full_disk_named():
+                self._file.write(data[:n])
             data = data[n:]
             self._left -= n
             if self._left == 0:
@@ -120,8 +138,9 @@ class ShardedWriter:
         if len(self.shards) > 1:
             weight_map = {t.name: name for name, shard in zip(self.names, self.shards, strict=True) for t in shard}
             total = sum(t.nbytes for shard in self.shards for t in shard)
-            (self.folder / INDEX_NAME).write_text(json.dumps(
-                {"metadata": {"total_size": total}, "weight_map": weight_map}, indent=2) + "\n")
+            with self._full_disk_named():
+                (self.folder / INDEX_NAME).write_text(json.dumps(
+                    {"metadata": {"total_size": total}, "weight_map": weight_map}, indent=2) + "\n")
 
     def abort(self) -> None:
         """Close any open file (the caller removes the folder)."""
