@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from rv_eval import atomicio
 from rv_eval.errors import UserError
-from rv_eval.schema import SAMPLE_COLUMNS, SAMPLE_DTYPES, RunMeta, check_samples_frame
+from rv_eval.schema import LATER_COLUMNS, SAMPLE_COLUMNS, SAMPLE_DTYPES, RunMeta, check_samples_frame, pd_missing
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +130,18 @@ class Store:
         return path
 
     def read_cell(self, key: str, columns: list[str] | None = None) -> pd.DataFrame:
-        """All stored rows of one cell (SAMPLE_COLUMNS + EXTRA_COLUMNS)."""
-        return pq.read_table(self.cell_path(key), columns=columns).to_pandas()
+        """All stored rows of one cell (SAMPLE_COLUMNS + EXTRA_COLUMNS).
+
+        Columns added in later versions (`schema.LATER_COLUMNS`) that an older cell lacks come back
+        as missing values."""
+        path = self.cell_path(key)
+        stored = set(pq.read_schema(path).names)
+        wanted = [c for c in columns if c in stored or c not in LATER_COLUMNS] if columns is not None else None
+        df = pq.read_table(path, columns=wanted).to_pandas()
+        for c in LATER_COLUMNS:
+            if c not in df.columns and (columns is None or c in columns):
+                df[c] = pd_missing(len(df))
+        return df[columns] if columns is not None else df
 
     def cell_meta(self, key: str) -> dict[str, Any] | None:
         """The metadata stored in a cell file's footer, or None if the file is absent or unreadable."""
