@@ -28,7 +28,14 @@ import pyarrow.parquet as pq
 
 from rv_eval import atomicio
 from rv_eval.errors import UserError
-from rv_eval.schema import LATER_COLUMNS, SAMPLE_COLUMNS, SAMPLE_DTYPES, RunMeta, check_samples_frame, pd_missing
+from rv_eval.schema import (
+    LATER_COLUMNS,
+    SAMPLE_COLUMNS,
+    SAMPLE_DTYPES,
+    RunMeta,
+    check_samples_frame,
+    pd_missing,
+)
 
 log = logging.getLogger(__name__)
 

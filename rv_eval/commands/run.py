@@ -31,6 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--in-place", dest="materialize", action="store_false",
                    help="apply α in the live engine (the default unless the grid says otherwise)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--grade-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="hard grading time limit per response (reason `timeout` past it; default 10)")
     p.set_defaults(func=run)
 
 
@@ -42,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
 
     shard = parse_shard(args.shard) if args.shard else None
     grid = load_grid(args.model_grid, out=args.out)
-    s = run_grid(grid, shard=shard, materialize=args.materialize, progress=not args.no_progress)
+    s = run_grid(grid, shard=shard, materialize=args.materialize, progress=not args.no_progress,
+                 grade_timeout_s=args.grade_timeout)
     print(f"{grid.out}: ran {len(s.ran)} cells, skipped {s.skipped} finished, "
           f"{s.selected} in this shard of {s.total} ({s.seconds:.1f} s)")
     print(format_results(grid.out, "table"), end="")

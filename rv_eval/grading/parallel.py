@@ -58,10 +58,49 @@ def grade_many(
     if not items:
         return []
     pool = _Pool(n_workers, config)
-    grades = pool.run(items)
+    try:
+        grades = pool.run(items)
+    finally:
+        pool.shutdown()
     if timings is not None:
         timings.update(pool.seconds)
     return grades
+
+
+class GradingPool:
+    """Grading worker processes kept across many `grade` calls (the runner grades cell after cell).
+
+    Each item gets the same hard time limit as in `grade_many`; workers start on the first call
+    and stop on `close()` (or at the end of a `with` block).
+    """
+
+    def __init__(self, workers: int | None = None, config: PoolConfig | None = None) -> None:
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.config = config or PoolConfig(progress=False)
+        self._pool: _Pool | None = None
+
+    def grade(self, items: Iterable[GradeItem]) -> list[Grade]:
+        """Grade `items` in the workers; results in input order."""
+        items = list(items)
+        for item in items:
+            check_item(item)
+        if not items:
+            return []
+        if self._pool is None:
+            self._pool = _Pool(min(self.workers, len(items)), self.config)
+        return self._pool.run(items)
+
+    def close(self) -> None:
+        """Stop the workers."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def __enter__(self) -> GradingPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _item_timeout(item: GradeItem, config: PoolConfig) -> float:
@@ -152,7 +191,6 @@ class _Pool:
                 bar.update(done)
         finally:
             bar.close()
-            self._shutdown()
         return [r if r is not None else Grade(False, None, "error") for r in results]
 
     def _start(self, i: int, idx: int, items: list[GradeItem]) -> None:
@@ -202,7 +240,8 @@ class _Pool:
         self.workers[i] = _Worker(self.config.memory_mb)
         return 1
 
-    def _shutdown(self) -> None:
+    def shutdown(self) -> None:
+        """Stop every worker (politely, then by force)."""
         for w in self.workers:
             try:
                 w.send(None)

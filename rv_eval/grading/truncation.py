@@ -12,8 +12,8 @@ import re
 
 TRUNCATED = "length"  # the stop reason of a response cut off at its token budget
 
-# A sentence ends at a newline, a Japanese full stop, or ./!/? followed by white space.
-_SENTENCE_END_RE = re.compile(r"\n|[。！？]|[.!?](?=\s)")
+# A sentence ends at a newline, a Japanese full stop, or ./!/? followed by white space or the end.
+_SENTENCE_END_RE = re.compile(r"\n|[。！？]|[.!?](?=\s|$)")
 
 
 def is_truncated(stop_reason: str | None) -> bool:
