@@ -240,13 +240,24 @@ class Store:
         return done, pending, stale
 
 
-def load_samples(out: str | Path, with_doc: bool = False) -> pd.DataFrame:
+def load_samples(out: str | Path, with_doc: bool = False, overrides: bool = True) -> pd.DataFrame:
     """Every stored sample of the run in `out` whose cell matches the current grid.
 
     Returns a DataFrame with exactly `schema.SAMPLE_COLUMNS` (plus `doc_json` when `with_doc`),
     cells in grid order. Cells not finished yet, or stored under another configuration, are left
-    out (logged).
+    out (logged). With `overrides` (the default), the marks a person made with `rv-eval audit`
+    (OUT/overrides.jsonl) replace the grader's verdict of the samples they judge
+    (`rv_eval.overrides.apply_marks`); `overrides=False` gives the grader's own verdicts.
     """
+    df = _load_samples(out, with_doc)
+    if overrides:
+        from rv_eval.overrides import apply_marks, read_marks
+
+        df = apply_marks(df, read_marks(out))
+    return df
+
+
+def _load_samples(out: str | Path, with_doc: bool) -> pd.DataFrame:
     store = Store(out)
     done, pending, stale = store.current_keys()
     if pending or stale:
