@@ -137,3 +137,26 @@ def test_hf_runner_records_stop_reasons_and_grades_with_them(tiny_family, tmp_pa
         g = grade_response("demo_en", json.loads(r.doc_json), r.response, r.stop_reason)
         stored = None if pd.isna(r.extracted) else r.extracted
         assert (g.correct, g.extracted, g.reason) == (r.correct, stored, r.reason)
+
+
+def test_vllm_finish_reason_is_the_stop_reason():
+    """vLLM's finish_reason reaches the samples table; with stops deferred past the reasoning trace, an
+    answer cut at a stop string ended by `stop` even when the engine ran to its budget."""
+    from types import SimpleNamespace
+
+    from rv_eval.runner import engine_stop_reasons
+    from tests.test_vllm_backend import _fake_backend
+
+    def output(text, finish):
+        return SimpleNamespace(outputs=[SimpleNamespace(text=text, token_ids=[1, 2], finish_reason=finish)])
+
+    prep = {"greedy": True, "until": ["\n\nQ:"], "seed": 1, "prompt_ids": [1]}
+    plain, deferred = _fake_backend(), _fake_backend(defer_stops=True)
+    records = [plain._record("c", prep, output("So the answer is", "length"), 0),
+               plain._record("c", prep, output("The answer is 4.", "stop"), 0),
+               deferred._record("c", prep, output("<think>a</think>(B)\n\nQ: next", "length"), 0),
+               deferred._record("c", prep, output("<think>a</think>(B) and on", "length"), 0)]
+    lm = SimpleNamespace(generation_log=records)
+    assert engine_stop_reasons(lm, 4) == ["length", "stop", "stop", "length"]
+    assert engine_stop_reasons(SimpleNamespace(stop_reasons=["stop"]), 1) == ["stop"]
+    assert engine_stop_reasons(SimpleNamespace(), 2) == [None, None]
