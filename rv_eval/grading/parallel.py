@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -113,7 +114,11 @@ def _item_timeout(item: GradeItem, config: PoolConfig) -> float:
 
 
 def serve(read_fd: int, write_fd: int, memory_mb: int | None) -> None:
-    """Worker loop: receive (index, GradeItem) until None, send back (index, Grade)."""
+    """Worker loop: receive (index, GradeItem) until None, send back (index, Grade).
+
+    Ctrl-C reaches the whole process group; the parent stops its workers, so a worker ignores it
+    (no KeyboardInterrupt traceback from every worker on the user's terminal)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if memory_mb:
         limit = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
