@@ -78,6 +78,8 @@ def audit_table(out: str | Path, timeout_s: float = 10.0, workers: int | None = 
     from rv_eval.store import load_samples, results_folder
 
     df = load_samples(results_folder(out), overrides=False)
+    if df.empty:
+        return pd.DataFrame(columns=CSV_COLUMNS)
     mv = math_verify_verdicts(df, timeout_s, workers)
     reason = df["reason"].astype(str)
     correct = df["correct"].astype(bool)
@@ -88,7 +90,7 @@ def audit_table(out: str | Path, timeout_s: float = 10.0, workers: int | None = 
         why[i].append(f"reason {reason[i]}")
     for i in df.index[reason.isin(FALLBACK_REASONS) & correct]:
         why[i].append("gold found only by the fallback")
-    keep = why.map(bool)
+    keep = why.map(bool).astype(bool)
     rows = df[keep].copy()
     rows["math_verify"] = mv[keep].map(lambda v: "" if pd.isna(v) else ("correct" if v else "wrong"))
     rows["why"] = why[keep].map("; ".join)

@@ -127,3 +127,12 @@ def test_report_drilldown_shows_marks(run, tmp_path):
     assert task["doc"][chunk["q"][int(pos)]] == "q2"
     assert mark == [1, "3 and 4 both solve it", 0, "hedged"]
     assert "marked ${mark[0]" in html  # the page renders it in the sample's header
+
+
+def test_nothing_to_look_at(tmp_path, capsys):
+    out = tmp_path / "clean"
+    write_folder(out, [_row(0, "So the answer is \\boxed{18}.", "18", "stop")])
+    regrade(out, progress=False)
+    assert main(["audit", str(out), "-o", str(tmp_path / "a.csv")]) == 0
+    assert "0 samples to look at" in capsys.readouterr().out
+    assert len(pd.read_csv(tmp_path / "a.csv")) == 0
