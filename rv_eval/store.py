@@ -126,6 +126,7 @@ class Store:
         `meta` must hold model, task, seed and fingerprint; `df` holds SAMPLE_COLUMNS (+ EXTRA_COLUMNS).
         """
         cols = SAMPLE_COLUMNS + [c for c in EXTRA_COLUMNS if c in df.columns]
+        df = df.assign(**{c: pd_missing(len(df)) for c in LATER_COLUMNS if c not in df.columns})
         table = pa.Table.from_pandas(df[cols].astype(SAMPLE_DTYPES), preserve_index=False)
         md = dict(table.schema.metadata or {})
         md[META_KEY] = json.dumps(meta, sort_keys=True).encode()
