@@ -87,8 +87,11 @@ class GradingPool:
             check_item(item)
         if not items:
             return []
+        want = min(self.workers, len(items))
         if self._pool is None:
-            self._pool = _Pool(min(self.workers, len(items)), self.config)
+            self._pool = _Pool(want, self.config)
+        while len(self._pool.workers) < want:  # a first small batch started fewer workers
+            self._pool.workers.append(_Worker(self.config.memory_mb))
         return self._pool.run(items)
 
     def close(self) -> None:
