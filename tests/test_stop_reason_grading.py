@@ -160,3 +160,15 @@ def test_vllm_finish_reason_is_the_stop_reason():
     assert engine_stop_reasons(lm, 4) == ["length", "stop", "stop", "length"]
     assert engine_stop_reasons(SimpleNamespace(stop_reasons=["stop"]), 1) == ["stop"]
     assert engine_stop_reasons(SimpleNamespace(), 2) == [None, None]
+
+
+def test_grading_pool_survives_a_worker_that_died_between_batches():
+    from rv_eval.grading import GradeItem, GradingPool
+
+    item = GradeItem("math", "The answer is 1.", "1")
+    with GradingPool(1) as pool:
+        assert pool.grade([item])[0].reason == "ok"
+        pool._pool.workers[0].proc.kill()  # e.g. the OOM killer while the runner generated the next cell
+        pool._pool.workers[0].proc.wait()
+        assert [g.reason for g in pool.grade([item, item])] == ["ok", "ok"]
+        assert len(pool._pool.workers) == 1

@@ -202,6 +202,9 @@ class _Pool:
         return [r if r is not None else Grade(False, None, "error") for r in results]
 
     def _start(self, i: int, idx: int, items: list[GradeItem]) -> None:
+        if self.workers[i].proc.poll() is not None:  # died while idle (e.g. between two batches)
+            self.workers[i].kill()
+            self.workers[i] = _Worker(self.config.memory_mb)
         w = self.workers[i]
         w.job, w.deadline = idx, time.monotonic() + _item_timeout(items[idx], self.config)
         self.seconds[idx] = time.monotonic()
