@@ -15,7 +15,7 @@ import gc
 import importlib.metadata
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,12 +27,11 @@ from rv_eval.backends import create_lm, supports_in_place
 from rv_eval.errors import UserError
 from rv_eval.grid import Cell, Grid, ModelSpec, VectorSpec, shard_cells
 from rv_eval.paths import TASKS_DIR
+from rv_eval.sample_grading import DEFAULT_TIMEOUT_S, Grader, SampleGrader
 from rv_eval.schema import Grade, RunMeta, samples_frame
 from rv_eval.store import Store
 
 log = logging.getLogger(__name__)
-
-Grader = Callable[[str, dict, str], Grade]
 
 
 @dataclass
@@ -99,7 +98,8 @@ def task_labels(name: str) -> dict[str, str]:
 
 
 def default_grader() -> Grader:
-    """`rv_eval.tasks.grade_response` (the one grading path shared with lm-eval and regrade)."""
+    """`rv_eval.tasks.grade_response` (the one grading path shared with lm-eval and regrade), in this
+    process; `run` and `regrade` send the same work to grading workers (`SampleGrader`)."""
     try:
         from rv_eval.tasks import grade_response
     except ImportError as e:
@@ -185,8 +185,12 @@ class Plan:
 
 
 def run_grid(grid: Grid, shard: tuple[int, int] | None = None, materialize: bool | None = None,
-             grader: Grader | None = None, progress: bool = True) -> RunSummary:
-    """Run every pending cell of `grid` (or of shard i/n) into `grid.out`; return what was done."""
+             grader: Grader | None = None, progress: bool = True,
+             grade_timeout_s: float = DEFAULT_TIMEOUT_S) -> RunSummary:
+    """Run every pending cell of `grid` (or of shard i/n) into `grid.out`; return what was done.
+
+    Responses are graded in worker processes, each under a hard limit of `grade_timeout_s` seconds
+    (reason `timeout` past it); a custom `grader` callable runs in this process instead."""
     t0 = time.perf_counter()
     store = Store(grid.out)
     store.check_writable()  # --out a file: one clear error before anything is written
@@ -204,7 +208,7 @@ def run_grid(grid: Grid, shard: tuple[int, int] | None = None, materialize: bool
     if not pending:
         summary.seconds = time.perf_counter() - t0
         return summary
-    grade = grader or default_grader()
+    grade = SampleGrader(grader, timeout_s=grade_timeout_s)
     in_place = grid.backend.in_place if materialize is None else not materialize
     live: Any = None  # the engine in use; closed before the next one loads (GPU memory)
     try:
@@ -219,6 +223,7 @@ def run_grid(grid: Grid, shard: tuple[int, int] | None = None, materialize: bool
                     bar.update(1)
                 del lm
     finally:
+        grade.close()
         _close(live)
     summary.seconds = time.perf_counter() - t0
     return summary
@@ -356,7 +361,7 @@ def _build_requests(lm: Any, grid: Grid, ts: _TaskState) -> list[Any]:
 
 
 def _run_cell(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, plan: Plan, ts: _TaskState,
-              store: Store, grade: Grader, progress: bool = True) -> None:
+              store: Store, grade: SampleGrader, progress: bool = True) -> None:
     """Generate, grade and persist one cell."""
     k = grid.sampling.samples
     requests = _build_requests(lm, grid, ts)
@@ -369,7 +374,10 @@ def _run_cell(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, plan: Plan, ts:
     clones = [r for r in requests for _ in range(k)]  # k samples per question (lm-eval's repeats)
     resps = lm.generate_until(clones, disable_tqdm=not progress) if requests else []
     seconds = (time.perf_counter() - t) / max(1, len(resps))
-    rows = _rows(lm, grid, model, cell, requests, resps, k, seconds, grade, _engine_token_counts(lm, len(resps)))
+    stops = engine_stop_reasons(lm, len(resps))
+    grades = grade.grade(cell.task, [r.doc for r in requests for _ in range(k)], resps, stops)
+    rows = _rows(lm, grid, model, cell, requests, resps, k, seconds, grades, stops,
+                 _engine_token_counts(lm, len(resps)))
     df = samples_frame(rows)
     df["doc_json"] = [r["_doc_json"] for r in rows]
     store.write_cell(cell.key, {"model": cell.model, "task": cell.task, "seed": cell.seed,
@@ -387,6 +395,18 @@ def _engine_token_counts(lm: Any, n: int) -> list[tuple[int, int]] | None:
         return None
 
 
+def engine_stop_reasons(lm: Any, n: int) -> list[str | None]:
+    """Why each of the last `n` responses ended ("stop" / "length"), as the backend recorded it:
+    `lm.stop_reasons` (hf) or the finish reasons of `lm.generation_log` (vLLM); None where unknown."""
+    reasons = getattr(lm, "stop_reasons", None)
+    if not isinstance(reasons, list) or len(reasons) != n:
+        records = getattr(lm, "generation_log", None)
+        if not isinstance(records, list) or len(records) != n:
+            return [None] * n
+        reasons = [getattr(r, "finish_reason", None) for r in records]
+    return [str(r) if r else None for r in reasons]
+
+
 def _count_tokens(lm: Any, text: str) -> int:
     enc = getattr(lm, "tok_encode", None)
     if enc is None:
@@ -395,7 +415,8 @@ def _count_tokens(lm: Any, text: str) -> int:
 
 
 def _rows(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, requests: list[Any], resps: list[str], k: int,
-          seconds: float, grade: Grader, counts: list[tuple[int, int]] | None) -> list[dict[str, Any]]:
+          seconds: float, grades: list[Grade], stops: list[str | None],
+          counts: list[tuple[int, int]] | None) -> list[dict[str, Any]]:
     """One samples-table row per response (token counts from the engine, else re-tokenized)."""
     meta = task_labels(cell.task)
     rows = []
@@ -406,7 +427,7 @@ def _rows(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, requests: list[Any]
         for s in range(k):
             response = resps[j * k + s]
             n_gen = counts[j * k + s][1] if counts else _count_tokens(lm, response)
-            g = grade(cell.task, doc, response)
+            g = grades[j * k + s]
             rows.append({
                 "grid": grid.name, "model": model.name, "vector": model.vector, "alpha": model.alpha,
                 "task": cell.task, "split": meta["split"], "serves": meta["serves"], "lang": meta["lang"],
@@ -415,6 +436,6 @@ def _rows(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, requests: list[Any]
                 "gold": str(doc.get("gold", "")), "extracted": g.extracted, "correct": bool(g.correct),
                 "reason": g.reason, "response_lang": response_language(response),
                 "n_prompt_tokens": n_prompt, "n_gen_tokens": n_gen, "gen_seconds": seconds,
-                "_doc_json": doc_json,
+                "stop_reason": stops[j * k + s], "_doc_json": doc_json,
             })
     return rows

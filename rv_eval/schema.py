@@ -60,9 +60,13 @@ class Sample:
     n_prompt_tokens: int
     n_gen_tokens: int
     gen_seconds: float  # wall time of the cell's generation divided evenly among its samples
+    stop_reason: str | None = None  # why generation ended: "stop" (EOS / stop string), "length" (token budget); None: unknown
 
 
 SAMPLE_COLUMNS: list[str] = list(Sample.__dataclass_fields__)
+#: Columns added after the first results folders were written: older cells and frames lack them and
+#: read back as missing values (None).
+LATER_COLUMNS: tuple[str, ...] = ("stop_reason",)
 
 SAMPLE_DTYPES: dict[str, str] = {
     "grid": "string",
@@ -88,6 +92,7 @@ SAMPLE_DTYPES: dict[str, str] = {
     "n_prompt_tokens": "int64",
     "n_gen_tokens": "int64",
     "gen_seconds": "float64",
+    "stop_reason": "string",
 }
 
 
@@ -101,11 +106,23 @@ def samples_frame(rows: list[Sample] | list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def check_samples_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """Raise UserError if `df` lacks sample columns; return it with canonical column order."""
+    """Raise UserError if `df` lacks sample columns; return it with canonical column order.
+
+    Columns of `LATER_COLUMNS` that an older table lacks are added as missing values."""
+    later = [c for c in LATER_COLUMNS if c not in df.columns]
+    if later:
+        df = df.assign(**{c: pd_missing(len(df)) for c in later})
     missing = [c for c in SAMPLE_COLUMNS if c not in df.columns]
     if missing:
         raise UserError(f"samples table lacks columns {missing}; was it written by this rv-eval version?")
     return df[SAMPLE_COLUMNS]
+
+
+def pd_missing(n: int) -> Any:
+    """A string column of `n` missing values (an array: it never aligns on an index)."""
+    import pandas as pd
+
+    return pd.array([None] * n, dtype="string")
 
 
 @dataclass

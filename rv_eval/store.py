@@ -37,7 +37,14 @@ import pyarrow.parquet as pq
 
 from rv_eval import atomicio
 from rv_eval.errors import UserError
-from rv_eval.schema import SAMPLE_COLUMNS, SAMPLE_DTYPES, RunMeta, check_samples_frame
+from rv_eval.schema import (
+    LATER_COLUMNS,
+    SAMPLE_COLUMNS,
+    SAMPLE_DTYPES,
+    RunMeta,
+    check_samples_frame,
+    pd_missing,
+)
 from rv_eval.yamlio import brief
 
 log = logging.getLogger(__name__)
@@ -144,6 +151,7 @@ class Store:
         `meta` must hold model, task, seed and fingerprint; `df` holds SAMPLE_COLUMNS (+ EXTRA_COLUMNS).
         """
         cols = SAMPLE_COLUMNS + [c for c in EXTRA_COLUMNS if c in df.columns]
+        df = df.assign(**{c: pd_missing(len(df)) for c in LATER_COLUMNS if c not in df.columns})
         table = pa.Table.from_pandas(df[cols].astype(SAMPLE_DTYPES), preserve_index=False)
         md = dict(table.schema.metadata or {})
         md[META_KEY] = json.dumps(meta, sort_keys=True).encode()
@@ -156,17 +164,22 @@ class Store:
 
     def read_cell(self, key: str, columns: list[str] | None = None) -> pd.DataFrame:
         """All stored rows of one cell (SAMPLE_COLUMNS + EXTRA_COLUMNS), checked against the sample
-        schema; CellError (exit 2) naming the file if it is unreadable or a column has the wrong type."""
+        schema; CellError (exit 2) naming the file if it is unreadable or a column has the wrong type.
+
+        Columns added in later versions (`schema.LATER_COLUMNS`) that an older cell lacks come back
+        as missing values."""
         path = self.cell_path(key)
         fix = "Fix: delete that file and re-run the grid (`rv-eval run` re-creates the cell)."
         try:
-            table = pq.read_table(path, columns=columns, page_checksum_verification=True)
+            stored = set(pq.read_schema(path).names)
+            wanted = [c for c in columns if c in stored or c not in LATER_COLUMNS] if columns is not None else None
+            table = pq.read_table(path, columns=wanted, page_checksum_verification=True)
         except FileNotFoundError:
             raise CellError(f"cell file {path} is missing. {fix}") from None
         except (pa.ArrowException, OSError, ValueError) as e:
             raise CellError(f"cell file {path} is unreadable ({brief(str(e), 160)}). {fix}") from None
         for name in columns or SAMPLE_COLUMNS:
-            if name in SAMPLE_DTYPES and table.schema.get_field_index(name) < 0:
+            if name in SAMPLE_DTYPES and name not in LATER_COLUMNS and table.schema.get_field_index(name) < 0:
                 raise CellError(f"cell file {path} lacks the column {name!r}. {fix}")
         for fld in table.schema:
             kind = SAMPLE_DTYPES.get(fld.name)
@@ -175,7 +188,11 @@ class Store:
                                 f"(a forged or foreign file?). {fix}")
             if fld.name in _NOT_NULL and table.column(fld.name).null_count:
                 raise CellError(f"cell file {path}: column {fld.name!r} has empty values. {fix}")
-        return table.to_pandas()
+        df = table.to_pandas()
+        for c in LATER_COLUMNS:
+            if c not in df.columns and (columns is None or c in columns):
+                df[c] = pd_missing(len(df))
+        return df[columns] if columns is not None else df
 
     def try_read_cell(self, key: str, columns: list[str] | None = None) -> pd.DataFrame | None:
         """`read_cell`, or None after a warning naming the file when it is unreadable (whole-run readers)."""
@@ -316,13 +333,24 @@ class Store:
         return done, pending, stale
 
 
-def load_samples(out: str | Path, with_doc: bool = False) -> pd.DataFrame:
+def load_samples(out: str | Path, with_doc: bool = False, overrides: bool = True) -> pd.DataFrame:
     """Every stored sample of the run in `out` whose cell matches the current grid.
 
     Returns a DataFrame with exactly `schema.SAMPLE_COLUMNS` (plus `doc_json` when `with_doc`),
     cells in grid order. Cells not finished yet, or stored under another configuration, are left
-    out (logged); an unreadable cell file is left out with a warning naming it.
+    out (logged); an unreadable cell file is left out with a warning naming it. With `overrides` (the default), the marks a person made with `rv-eval audit`
+    (OUT/overrides.jsonl) replace the grader's verdict of the samples they judge
+    (`rv_eval.overrides.apply_marks`); `overrides=False` gives the grader's own verdicts.
     """
+    df = _load_samples(out, with_doc)
+    if overrides:
+        from rv_eval.overrides import apply_marks, read_marks
+
+        df = apply_marks(df, read_marks(out))
+    return df
+
+
+def _load_samples(out: str | Path, with_doc: bool) -> pd.DataFrame:
     store = Store(out)
     done, pending, stale = store.current_keys()
     if pending or stale:

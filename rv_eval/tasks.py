@@ -120,20 +120,34 @@ def lm_eval_tasks(names: list[str], repeats: int = 1, task_manager: Any = None) 
     return out
 
 
-def grade_response(task: str, doc: dict[str, Any], response: str) -> Grade:
-    """Grade one response to one doc of `task` with rv_eval.grading (the single grading path)."""
-    from rv_eval import grading
+def grade_response(task: str, doc: dict[str, Any], response: str, stop_reason: str | None = None) -> Grade:
+    """Grade one response to one doc of `task` with rv_eval.grading (the single grading path).
+
+    `stop_reason` is why generation ended ("stop" / "length"; None when unknown)."""
+    from rv_eval.grading import grade_item
+
+    return grade_item(grade_item_for(task, doc, response, stop_reason))
+
+
+def grade_item_for(task: str, doc: dict[str, Any], response: str, stop_reason: str | None = None) -> Any:
+    """The `rv_eval.grading.GradeItem` that grades one response to one doc of `task`.
+
+    The runner and `rv-eval regrade` send these to grading worker processes (a hard time limit
+    per item); `grade_response` grades one in this process."""
+    from rv_eval.grading import GradeItem
 
     info = task_info(task)
+    stop = {"stop_reason": stop_reason} if stop_reason else {}
     if info.kind == "math":
-        return grading.grade_math(response, doc["gold"], lang=info.lang)
+        return GradeItem("math", str(response), str(doc["gold"]), info.lang, stop)
     if info.kind == "choice":
-        return grading.grade_choice(response, doc["gold"], list(doc["options"]), lang=info.lang)
+        return GradeItem("choice", str(response), str(doc["gold"]), info.lang, {"options": list(doc["options"]), **stop})
     if info.kind == "bbh":
-        return grading.grade_bbh(response, doc["gold"], doc["subtask"] or info.subtask, lang=info.lang)
+        subtask = doc.get("subtask") or info.subtask
+        return GradeItem("bbh", str(response), str(doc["gold"]), info.lang, {"subtask": subtask, **stop})
     if info.kind == "code":
         problem = {k: doc[k] for k in ("task_id", "prompt", "test", "entry_point")}
-        return grading.grade_code(response, problem)
+        return GradeItem("code", str(response), str(doc.get("gold", "")), info.lang, {"problem": problem})
     raise UserError(f"task {task}: unknown kind {info.kind!r}. Fix: one of {KINDS}.")
 
 

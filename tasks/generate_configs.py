@@ -57,6 +57,11 @@ BBH_GROUPS: dict[str, tuple] = {
 }
 
 
+# Stop sequences of the 3-shot CoT prompts ("Q: … A: …" blocks): the published prompts end an
+# answer where the next "Q:" would begin; BBH-ja models also write the full-width colon.
+COT_STOPS = {"en": ["\n\nQ:"], "ja": ["\n\nQ:", "\n\nQ："]}
+
+
 def _bbh_subtasks() -> list[str]:
     sys.path.insert(0, str(HERE.parent))
     from rv_eval.splits import BBH_SUBTASKS
@@ -95,7 +100,8 @@ def bbh_configs(group: str, row: tuple) -> list[tuple[Path, dict]]:
         cfg = {
             "include": "../../_rv_template_yaml",
             "task": name,
-            "generation_kwargs": {"until": [], "max_gen_toks": MID, "do_sample": False},
+            "generation_kwargs": {"until": COT_STOPS[lang] if prompt == "cot3" else [], "max_gen_toks": MID,
+                                  "do_sample": False},
             "metadata": meta,
         }
         out.append((Path("bbh") / group / f"{name}.yaml", cfg))

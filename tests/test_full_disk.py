@@ -101,8 +101,16 @@ def test_merge_report_and_regrade_on_a_real_full_disk(tmp_path, capsys, monkeypa
     assert _one_error_line(err) and f"no space left on tmpfs (mounted at {disk}) while writing {disk}/r.html" in err
     assert not [p for p in disk.iterdir() if "r.html" in p.name]
 
-    monkeypatch.setattr("rv_eval.regrade.default_grader", lambda: lambda task, doc, resp: Grade(False, "0", "mismatch"))
+    _fixed_grader(monkeypatch, Grade(False, "0", "mismatch"))
     assert main(["regrade", str(run)]) == 2
     err = capsys.readouterr().err
     assert _one_error_line(err) and "no space left on tmpfs" in err and "a--t--s0.parquet" in err
     assert {p.name: p.read_bytes() for p in (run / "cells").iterdir()} == cells_before  # nothing half-written
+
+
+def _fixed_grader(monkeypatch, grade):
+    """regrade grades every response as `grade` (in this process: the tests need no grading workers)."""
+    from rv_eval.sample_grading import SampleGrader
+
+    monkeypatch.setattr("rv_eval.regrade.SampleGrader",
+                        lambda grader=None, timeout_s=10.0: SampleGrader(lambda task, doc, resp: grade, timeout_s))

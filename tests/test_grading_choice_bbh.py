@@ -125,3 +125,116 @@ def test_sciq_option_texts(shared_data):
             if grade_choice(response, gold, opts).correct is not expected:
                 bad.append((response, opts))
     assert bad == []
+
+
+def _sciq_items(shared_data, n=200):
+    import random
+
+    rows = json.loads((shared_data / "sciq" / "extracted" / "test.json").read_text())[:n]
+    rng = random.Random(1)
+    out = []
+    for r in rows:
+        opts = [r["distractor1"], r["distractor2"], r["distractor3"], r["correct_answer"]]
+        rng.shuffle(opts)
+        out.append((opts, "ABCD"[opts.index(r["correct_answer"])]))
+    return out
+
+
+def test_an_option_list_is_not_an_answer(shared_data):
+    """Real SciQ options: a response that lists every option after "The correct answer is:", or repeats
+    the option list until its token budget ends, commits to no letter (on any gold, A included)."""
+    credited = []
+    for opts, gold in _sciq_items(shared_data):
+        listing = "\n".join(f"({L}) {o}" for L, o in zip("ABCD", opts, strict=True))
+        for response, stop in [
+            (f"Let me look at the options.\n\nThe correct answer is:\n{listing}", "stop"),
+            (f"The correct answer is: {listing.replace(chr(10), ' ')}", "stop"),
+            (f"{listing}\n{listing}\n{listing}\n(A) {opts[0][:3]}", None),
+            (f"{listing}\n{listing}\n(A) {opts[0][:3]}", "length"),
+        ]:
+            g = grade_choice(response, gold, opts, stop_reason=stop)
+            if g.correct or g.extracted is not None:
+                credited.append((response, gold, g))
+    assert credited == []
+    opts, gold = _sciq_items(shared_data, 1)[0]
+    cut = grade_choice("\n".join(f"({L}) {o}" for L, o in zip("ABCD", opts, strict=True)) + "\n(A", gold, opts,
+                       stop_reason="length")
+    assert cut.reason == "truncated"
+
+
+@pytest.mark.parametrize(
+    ("response", "gold", "correct", "reason"),
+    [
+        # the options restated, then a committed answer after them
+        ("Options:\n(A) nucleus\n(B) mitochondria\n(C) ribosome\n(D) cell wall\nSo the answer is (B).", "B", True, "ok"),
+        ("The correct answer is:\n(B) mitochondria", "B", True, "ok"),
+        ("The correct answer is:\n(A) nucleus\n(B) mitochondria\n(C) ribosome\n(D) cell wall", "A", False, "no_answer"),
+        # a complete answer before the cut counts; the unfinished sentence after it does not
+        ("The answer is (B) mitochondria. To double-check, (A) nuc", "B", True, "ok"),
+        ("Mitochondria make ATP, so the answer is (", "B", False, "truncated"),
+    ],
+)
+def test_grade_choice_commitment(response, gold, correct, reason):
+    stop = "length" if response.endswith(("nuc", "(")) else "stop"
+    g = grade_choice(response, gold, OPTIONS, stop_reason=stop)
+    assert (g.correct, g.reason) == (correct, reason), g
+
+
+def _cot_shots(shared_data) -> list[tuple[str, str, list[tuple[str, str, str]]]]:
+    """(lang, subtask, [(question, CoT answer, answer)]) of the official 3-shot prompts."""
+    import re
+
+    import yaml
+
+    out = []
+    for path in sorted((shared_data / "bbh" / "cot-prompts").glob("*.txt")):
+        shots = []
+        for block in re.split(r"\n\nQ: ", path.read_text())[1:]:
+            q, a = block.split("\nA: ", 1)
+            shots.append((q, a.strip(), re.search(r"So the answer is (.*)\.$", a.strip()).group(1)))
+        out.append(("en", path.stem, shots))
+    for path in sorted((shared_data / "bbh_ja" / "cot-prompts").glob("*.yaml")):
+        out.append(("ja", path.stem, [(s["input"], s["target"], str(s["answer"])) for s in yaml.safe_load(path.read_text())]))
+    return out
+
+
+def test_bbh_ignores_the_next_question_a_model_invents(shared_data):
+    """Official CoT exemplars: the model answers shot 1, then writes shot 2 as its own next "Q: … A: …"
+    (a full-width "Q：" in Japanese too). Only the answer to the question asked counts."""
+    wrong, n_diff = [], 0
+    for lang, sub, shots in _cot_shots(shared_data):
+        (_, first, ans1), (q2, second, ans2) = shots[0], shots[1]
+        label = "Q：" if lang == "ja" else "Q:"
+        response = f"{first}\n\n{label} {q2}\nA: {second}"
+        if not grade_bbh(response, ans1, sub, lang).correct:
+            wrong.append((lang, sub, "own answer not credited"))
+        if canonical(subtask_format(sub), ans1) != canonical(subtask_format(sub), ans2):
+            n_diff += 1
+            if grade_bbh(response, ans2, sub, lang).correct:
+                wrong.append((lang, sub, "invented question's answer credited"))
+    assert n_diff > 30
+    assert wrong == []
+
+
+def test_bbh_cot_tasks_stop_at_the_next_question():
+    """The 3-shot CoT tasks (EN and JA) end generation where the next "Q:" block would start;
+    zero-shot tasks have no such block and no such stop."""
+    import yaml
+
+    from rv_eval.tasks import list_tasks, task_meta
+
+    checked = 0
+    for name in list_tasks():
+        meta = task_meta(name)
+        if meta["kind"] != "bbh" or meta["is_group"]:
+            continue
+        cfg = yaml.safe_load(open(meta["yaml"], encoding="utf-8").read().replace("!function", ""))
+        until = cfg["generation_kwargs"]["until"]
+        if meta["prompt"] == "cot3":
+            assert "\n\nQ:" in until, name
+            if meta["lang"] == "ja":
+                assert "\n\nQ：" in until, name
+        else:
+            assert until == [], name
+        checked += 1
+    assert checked == 8 * 27

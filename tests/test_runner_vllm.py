@@ -53,6 +53,10 @@ def test_vllm_grid_in_place_sweep(tiny_family, tmp_path):
     assert len(df) == 2 * 3 * 2 and set(df["sample_idx"]) == {0, 1}
     assert (df.groupby(["model", "doc_id"])["response"].nunique() > 1).any()  # k distinct samples
     assert df["n_gen_tokens"].between(1, 8).all() and (df["n_prompt_tokens"] > 0).all()  # engine counts
+    # vLLM's finish_reason is each sample's stop reason: the whole budget used means `length`
+    full = df["n_gen_tokens"] == 8
+    assert df["stop_reason"].isin(["stop", "length"]).all() and (df.loc[~full, "stop_reason"] == "stop").all()
+    assert (df.loc[df["stop_reason"] == "length", "n_gen_tokens"] == 8).all()
     by_alpha = df.sort_values(["alpha", "doc_id", "sample_idx"]).groupby("alpha")["response"].apply(list)
     assert by_alpha[0.0] != by_alpha[1.5]  # the in-place weights changed the model
     # resume: nothing to run, so no engine is started

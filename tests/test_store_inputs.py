@@ -110,7 +110,7 @@ def test_cell_corrupted_without_size_or_mtime_change(tmp_path, capsys, monkeypat
     assert main(["report", str(s.out), "-o", str(report), "--baseline", "b"]) == 0
     assert "a--t--s0.parquet" in said()
 
-    monkeypatch.setattr("rv_eval.regrade.default_grader", lambda: lambda task, doc, resp: Grade(True, "1", "ok"))
+    _fixed_grader(monkeypatch, Grade(True, "1", "ok"))
     assert main(["regrade", str(s.out)]) == 2  # regrade must read that cell: exit 2 naming it
     err = capsys.readouterr().err
     assert _one_error_line(err) and "a--t--s0.parquet" in err and "unreadable" in err
@@ -169,7 +169,7 @@ def test_forged_correct_values_are_never_counted(tmp_path, capsys, monkeypatch, 
     assert main(["stats", str(s.out)]) in (0, 1)
     assert "a--t--s0.parquet" in said()
 
-    monkeypatch.setattr("rv_eval.regrade.default_grader", lambda: lambda task, doc, resp: Grade(True, "1", "ok"))
+    _fixed_grader(monkeypatch, Grade(True, "1", "ok"))
     s.records()
     assert main(["regrade", str(s.out)]) == 2
     err = capsys.readouterr().err
@@ -194,7 +194,7 @@ def test_report_on_full_disk_is_one_line_and_writes_nothing(tmp_path, capsys, mo
 def test_regrade_on_full_disk_is_one_line_and_keeps_cells(tmp_path, capsys, monkeypatch):
     s = _run_folder(tmp_path, ["a"])
     before = s.cell_path("a--t--s0").read_bytes()
-    monkeypatch.setattr("rv_eval.regrade.default_grader", lambda: lambda task, doc, resp: Grade(True, "1", "ok"))
+    _fixed_grader(monkeypatch, Grade(True, "1", "ok"))
     monkeypatch.setattr("rv_eval.store.pq.write_table", lambda *a, **k: _enospc())
     assert main(["regrade", str(s.out)]) == 2
     err = capsys.readouterr().err
@@ -214,7 +214,7 @@ def test_full_index_database_is_one_line(tmp_path, capsys, monkeypatch):
             return super().execute(sql, *args)
 
     monkeypatch.setattr("rv_eval.store.sqlite3.connect", lambda *a, **k: real(*a, factory=FullConnection, **k))
-    monkeypatch.setattr("rv_eval.regrade.default_grader", lambda: lambda task, doc, resp: Grade(True, "1", "ok"))
+    _fixed_grader(monkeypatch, Grade(True, "1", "ok"))
     assert main(["regrade", str(s.out)]) == 2
     err = capsys.readouterr().err
     assert "no space left on" in err and INDEX_DB in err
@@ -234,3 +234,11 @@ def test_run_with_colliding_unicode_model_names_keeps_both(tiny_family, tmp_path
     rc, rows, _ = _results(out, capsys)
     assert rc == 0 and sorted(r["model"] for r in rows) == ["データA", "モデルA"]
     assert all(r["n_samples"] == 3 for r in rows)
+
+
+def _fixed_grader(monkeypatch, grade):
+    """regrade grades every response as `grade` (in this process: the tests need no grading workers)."""
+    from rv_eval.sample_grading import SampleGrader
+
+    monkeypatch.setattr("rv_eval.regrade.SampleGrader",
+                        lambda grader=None, timeout_s=10.0: SampleGrader(lambda task, doc, resp: grade, timeout_s))

@@ -4,10 +4,13 @@
   per-request seed), so the same requests with the same seed give the same samples.
 - `load_weights(tensors)` copies checkpoint-named tensors into the live parameters: the α sweep
   sets target + α·v without reloading the model.
+- `stop_reasons` (after each `generate_until`): per response, "length" when generation used its
+  whole `max_gen_toks` budget without EOS or a stop string, else "stop".
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -25,6 +28,8 @@ class RVHFLM(HFLM):
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         super().__init__(pretrained=pretrained, device=device, batch_size=batch_size, dtype=dtype, **kwargs)
         self.seed: int | None = None
+        self.stop_reasons: list[str] = []
+        self._budget_texts: list[str] = []
 
     def set_seed(self, seed: int) -> None:
         """Seed used for every later `generate_until` call."""
@@ -34,7 +39,43 @@ class RVHFLM(HFLM):
         """Seed torch (if a seed is set), then generate as HFLM does."""
         if self.seed is not None:
             torch.manual_seed(self.seed)
-        return super().generate_until(requests, disable_tqdm=disable_tqdm)
+        self._budget_texts = []
+        texts = super().generate_until(requests, disable_tqdm=disable_tqdm)
+        cut = Counter(self._budget_texts)  # rows are batched out of order: match them by their text
+        self.stop_reasons = []
+        for text in texts:
+            self.stop_reasons.append("length" if cut[text] > 0 else "stop")
+            cut[text] -= 1
+        return texts
+
+    def _model_generate(self, context: torch.Tensor, max_length: int, stop: list[str], **kwargs: Any) -> torch.Tensor:
+        """HFLM's generation; also notes the returned text of every row that used its whole budget."""
+        out = super()._model_generate(context, max_length=max_length, stop=stop, **kwargs)
+        if self.backend == "causal":
+            self._budget_texts += self._budget_exhausted(out[:, context.shape[1]:].tolist(),
+                                                         max_length - context.shape[1], stop)
+        return out
+
+    def _budget_exhausted(self, rows: list[list[int]], budget: int, stop: list[str]) -> list[str]:
+        """The texts (as `generate_until` returns them) of rows that reached `budget` tokens without
+        an EOS token or a stop string."""
+        from lm_eval.models.utils import postprocess_generated_text
+
+        eos = {self.tokenizer.eos_token_id, self.eot_token_id}
+        config_eos = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
+        eos |= set(config_eos) if isinstance(config_eos, list) else {config_eos}
+        think = self.think_end_token
+        texts = []
+        for toks in rows:
+            if len(toks) < budget or eos & set(toks):
+                continue
+            raw = self.tok_decode(toks)
+            if any(s and s in raw for s in stop):
+                continue
+            if isinstance(think, int) and think in toks:
+                raw = self.tok_decode(toks[len(toks) - toks[::-1].index(think):]).lstrip()
+            texts.append(postprocess_generated_text(raw, stop, think if isinstance(think, str) else None))
+        return texts
 
     @torch.no_grad()
     def load_weights(self, tensors: Iterable[tuple[str, torch.Tensor]]) -> None:

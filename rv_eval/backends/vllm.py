@@ -240,18 +240,20 @@ class VLLMBackend(TemplateLM):
     def _record(self, context: str, prep: dict[str, Any], output: Any, sample_idx: int) -> GenerationRecord:
         """The record of sample `sample_idx` of one request group's output."""
         completion = output.outputs[0 if prep["greedy"] else sample_idx]
-        text = completion.text
+        text, finish = completion.text, completion.finish_reason
         if self.defer_stops:
             parts = split_think(text, self.think_tags)
             if parts.closed:
-                text = text[: len(text) - len(parts.answer)] + cut_at_stops(parts.answer, prep["until"])
+                kept = cut_at_stops(parts.answer, prep["until"])
+                finish = "stop" if len(kept) < len(parts.answer) else finish  # a stop string ended the answer
+                text = text[: len(text) - len(parts.answer)] + kept
         parts = split_think(text, self.think_tags)
         returned = parts.answer if self.answer_only else text
         return GenerationRecord(
             context=context, seed=prep["seed"], sample_idx=sample_idx, text=text,
             thinking=parts.thinking, answer=parts.answer, returned=returned,
             n_prompt_tokens=len(prep["prompt_ids"]), n_gen_tokens=len(completion.token_ids),
-            finish_reason=completion.finish_reason,
+            finish_reason=finish,
         )
 
     # ---- loglikelihood ----------------------------------------------------------------------

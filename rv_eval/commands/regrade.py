@@ -13,7 +13,8 @@ examples:
 
 Imported files become cells (model × task × seed) of OUT; the task comes from the file name
 (samples_<task>_<date>.jsonl) unless --task is given, the model from the folder name unless
---model is given.
+--model is given. Every response is graded in worker processes under a hard time limit
+(--grade-timeout); marks a person made with `rv-eval audit` (OUT/overrides.jsonl) are kept.
 """
 
 
@@ -31,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed recorded for imported files (default 0)")
     p.add_argument("--unsafe-code-execution", action="store_true",
                    help="grade code answers WITHOUT the bubblewrap sandbox when it cannot run (docs/security.md)")
+    p.add_argument("--grade-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="hard grading time limit per response (reason `timeout` past it; default 10)")
     p.set_defaults(func=run)
 
 
@@ -44,10 +47,11 @@ def run(args: argparse.Namespace) -> int:
 
         allow_unsafe_code_execution()
     if args.imports:
-        keys = import_samples(args.out, args.imports, model=args.model, seed=args.seed, task=args.task)
+        keys = import_samples(args.out, args.imports, model=args.model, seed=args.seed, task=args.task,
+                              timeout_s=args.grade_timeout)
         print(f"{args.out}: imported {len(keys)} cells: {', '.join(keys)}")
         return 0
     load_run_meta(args.out)  # a results folder, or one clear error (never create an empty one)
-    s = regrade(args.out)
+    s = regrade(args.out, timeout_s=args.grade_timeout)
     print(f"{args.out}: re-graded {s.samples} samples in {s.cells} cells; {s.changed} verdicts changed")
     return 0

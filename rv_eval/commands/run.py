@@ -33,6 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--unsafe-code-execution", action="store_true",
                    help="grade code answers WITHOUT the bubblewrap sandbox when it cannot run (docs/security.md)")
+    p.add_argument("--grade-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="hard grading time limit per response (reason `timeout` past it; default 10)")
     p.set_defaults(func=run)
 
 
@@ -49,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     shard = parse_shard(args.shard) if args.shard else None
     grid = load_grid(args.model_grid, out=args.out)
     _check_code_sandbox(grid)
-    s = run_grid(grid, shard=shard, materialize=args.materialize, progress=not args.no_progress)
+    s = run_grid(grid, shard=shard, materialize=args.materialize, progress=not args.no_progress,
+                 grade_timeout_s=args.grade_timeout)
     print(f"{grid.out}: ran {len(s.ran)} cells, skipped {s.skipped} finished, "
           f"{s.selected} in this shard of {s.total} ({s.seconds:.1f} s)")
     print(format_results(grid.out, "table"), end="")

@@ -8,7 +8,8 @@ Public, stable entry points (tasks, regrading and reports use them):
 - `grade_code(completion, problem, limits=None) -> Grade`
 - `pass_at_k(n, c, k) -> float`, and `pass_at_k_array(n, c, k)` element-wise over arrays
 - `response_language(text) -> "ja" | "en" | "zh" | "mixed" | "other" | "empty"`
-- `grade_many(items: Iterable[GradeItem], workers=None) -> list[Grade]`
+- `grade_many(items: Iterable[GradeItem], workers=None) -> list[Grade]`, and `GradingPool` (the same
+  workers kept across many calls)
 """
 
 from rv_eval.grading.bbh import grade_bbh
@@ -17,7 +18,7 @@ from rv_eval.grading.code_grade import grade_code
 from rv_eval.grading.items import GradeItem, grade_item
 from rv_eval.grading.language import response_language
 from rv_eval.grading.math_grade import MathConfig, grade_math
-from rv_eval.grading.parallel import PoolConfig, grade_many
+from rv_eval.grading.parallel import GradingPool, PoolConfig, grade_many
 from rv_eval.grading.passk import pass_at_k, pass_at_k_array
 from rv_eval.grading.sandbox import SandboxLimits
 from rv_eval.schema import Grade
@@ -25,6 +26,7 @@ from rv_eval.schema import Grade
 __all__ = [
     "Grade",
     "GradeItem",
+    "GradingPool",
     "MathConfig",
     "PoolConfig",
     "SandboxLimits",

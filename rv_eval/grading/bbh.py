@@ -12,8 +12,9 @@ import re
 import string
 
 from rv_eval.grading.answer_span import answer_spans, grade_first_answer, prepare
-from rv_eval.grading.choice import pick_letters
+from rv_eval.grading.choice import drop_option_lists, pick_letters, truncated_if_unanswered
 from rv_eval.grading.numbers import KANJI_NUMBER_RE, kanji_to_int, nfkc, strip_separators
+from rv_eval.grading.truncation import complete_part
 from rv_eval.schema import Grade
 
 SUBTASK_FORMATS: dict[str, str] = {
@@ -44,6 +45,9 @@ _WORDS = {
 }
 _BRACKETS = set("()[]{}<>")
 _DYCK_BODY_RE = re.compile(r"[\s\\()\[\]{}<>]*")
+# The start of a next "Q: … A: …" block the model invents after its answer (the few-shot format of
+# BBH and BBH-ja; a full-width "Q：" is NFKC-normalized to "Q:" before this applies).
+NEXT_QUESTION_RE = re.compile(r"\n\s*Q\s*:")
 _COPULA_RE = re.compile(r"\s*(?:です|である|となります|になります|だ)\s*[。.]?\s*$")
 
 
@@ -53,19 +57,34 @@ def subtask_format(subtask: str) -> str:
     return SUBTASK_FORMATS.get(name, "choice")
 
 
-def grade_bbh(response: str, gold: str, subtask: str, lang: str = "en") -> Grade:
-    """Grade a BBH response for `subtask` against its gold target string."""
+def grade_bbh(response: str, gold: str, subtask: str, lang: str = "en", stop_reason: str | None = None) -> Grade:
+    """Grade a BBH response for `subtask` against its gold target string.
+
+    Only the answer to the question asked counts: anything from an invented next "Q:" on is
+    ignored, and so are option lists. A response cut off at its token budget
+    (`stop_reason="length"`) is graded on its complete sentences, else `truncated`."""
     fmt = subtask_format(subtask)
     text, unclosed = prepare(response)
     if unclosed:
         return Grade(False, None, "unclosed_think")
+    text, invented = own_answer(text)
+    if not invented:  # a cut inside an invented question does not affect the answer before it
+        text = complete_part(text, stop_reason)
+    text = drop_option_lists(text)
     gold_norm = canonical(fmt, gold)
     if gold_norm is None:  # a gold outside the subtask's format (e.g. option text in ruin_names)
         fmt, gold_norm = "text", _text_norm(gold)
     spans = answer_spans(text)
     if fmt == "dyck":
         spans = [*dyck_boxed(text), *spans]
-    return grade_first_answer(spans, lambda span: extract(fmt, span), gold_norm, " | ")
+    grade = grade_first_answer(spans, lambda span: extract(fmt, span), gold_norm, " | ")
+    return grade if invented else truncated_if_unanswered(grade, stop_reason)
+
+
+def own_answer(text: str) -> tuple[str, bool]:
+    """The response up to a next question it invented ("\n\nQ: …"), and whether there was one."""
+    m = NEXT_QUESTION_RE.search(text)
+    return (text[: m.start()], True) if m else (text, False)
 
 
 def dyck_boxed(text: str) -> list[str]:

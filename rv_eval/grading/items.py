@@ -8,14 +8,16 @@ from typing import Any
 from rv_eval.errors import UserError
 from rv_eval.schema import Grade
 
-KINDS = ("math", "choice", "bbh", "code")
+KINDS = ("math", "choice", "bbh", "code", "math_verify")
 
 
 @dataclass(frozen=True)
 class GradeItem:
     """One response to grade. extra: choice → {"options": [...]}, bbh → {"subtask": name},
     code → {"problem": HumanEval record, "limits": SandboxLimits (optional)},
-    math → {"config": MathConfig (optional)}; any kind: {"timeout_s": hard limit in grade_many}."""
+    math → {"config": MathConfig (optional)}; math_verify (plain math-verify on the whole response, the
+    audit's second opinion) → {}; math, choice, bbh: {"stop_reason": "stop" | "length" (optional)};
+    any kind: {"timeout_s": hard limit in grade_many}."""
 
     kind: str
     response: str
@@ -46,10 +48,16 @@ def grade_item(item: GradeItem) -> Grade:
     from rv_eval.grading.math_grade import grade_math
 
     check_item(item)
+    stop = item.extra.get("stop_reason")
     if item.kind == "math":
-        return grade_math(item.response, item.gold, item.lang, item.extra.get("config"))
+        return grade_math(item.response, item.gold, item.lang, item.extra.get("config"), stop_reason=stop)
     if item.kind == "choice":
-        return grade_choice(item.response, item.gold, item.extra["options"], item.lang)
+        return grade_choice(item.response, item.gold, item.extra["options"], item.lang, stop_reason=stop)
     if item.kind == "bbh":
-        return grade_bbh(item.response, item.gold, item.extra["subtask"], item.lang)
+        return grade_bbh(item.response, item.gold, item.extra["subtask"], item.lang, stop_reason=stop)
+    if item.kind == "math_verify":
+        from rv_eval.grading.baselines import math_verify_correct
+
+        ok = math_verify_correct(item.response, item.gold)
+        return Grade(ok, None, "ok" if ok else "mismatch")
     return grade_code(item.response, item.extra["problem"], item.extra.get("limits"))

@@ -20,6 +20,7 @@ from rv_eval.grading.numbers import (
     words_to_number,
 )
 from rv_eval.grading.reasoning import strip_reasoning
+from rv_eval.grading.truncation import complete_part, is_truncated
 from rv_eval.schema import Grade
 
 log = logging.getLogger(__name__)
@@ -60,18 +61,23 @@ class Value:
     percent: bool = False
 
 
-def grade_math(response: str, gold: str, lang: str = "en", config: MathConfig | None = None) -> Grade:
+def grade_math(response: str, gold: str, lang: str = "en", config: MathConfig | None = None,
+               stop_reason: str | None = None) -> Grade:
     """Grade a math response against `gold` by its FINAL answer, in English or Japanese.
 
-    reason: ok, mismatch, no_answer, unclosed_think, hedged, timeout, or last_number (no marker
-    was found and the bare last number was graded; `correct` says whether it matched).
+    reason: ok, mismatch, no_answer, unclosed_think, hedged, timeout, truncated (cut off at the
+    token budget, `stop_reason="length"`, with no complete final statement before the cut), or
+    last_number (no marker was found and the bare last number was graded; `correct` says whether
+    it matched).
     """
     config = config or _DEFAULT
     text = nfkc(str(response or "")[-MAX_RESPONSE_CHARS:])
     final = strip_reasoning(text)
     if final.unclosed:
         return Grade(False, None, "unclosed_think")
-    cand = find_final_answer(final.text, lang)
+    cand = find_final_answer(complete_part(final.text, stop_reason), lang)
+    if is_truncated(stop_reason) and (cand is None or cand.source == "last_number"):
+        return Grade(False, None, "truncated")
     if cand is None or (cand.source == "last_number" and not config.last_number_fallback):
         return Grade(False, None, "no_answer")
     value = candidate_value(cand, keep_equation="=" in str(gold))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -58,10 +59,52 @@ def grade_many(
     if not items:
         return []
     pool = _Pool(n_workers, config)
-    grades = pool.run(items)
+    try:
+        grades = pool.run(items)
+    finally:
+        pool.shutdown()
     if timings is not None:
         timings.update(pool.seconds)
     return grades
+
+
+class GradingPool:
+    """Grading worker processes kept across many `grade` calls (the runner grades cell after cell).
+
+    Each item gets the same hard time limit as in `grade_many`; workers start on the first call
+    and stop on `close()` (or at the end of a `with` block).
+    """
+
+    def __init__(self, workers: int | None = None, config: PoolConfig | None = None) -> None:
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.config = config or PoolConfig(progress=False)
+        self._pool: _Pool | None = None
+
+    def grade(self, items: Iterable[GradeItem]) -> list[Grade]:
+        """Grade `items` in the workers; results in input order."""
+        items = list(items)
+        for item in items:
+            check_item(item)
+        if not items:
+            return []
+        want = min(self.workers, len(items))
+        if self._pool is None:
+            self._pool = _Pool(want, self.config)
+        while len(self._pool.workers) < want:  # a first small batch started fewer workers
+            self._pool.workers.append(_Worker(self.config.memory_mb))
+        return self._pool.run(items)
+
+    def close(self) -> None:
+        """Stop the workers."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def __enter__(self) -> GradingPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _item_timeout(item: GradeItem, config: PoolConfig) -> float:
@@ -74,7 +117,11 @@ def _item_timeout(item: GradeItem, config: PoolConfig) -> float:
 
 
 def serve(read_fd: int, write_fd: int, memory_mb: int | None) -> None:
-    """Worker loop: receive (index, GradeItem) until None, send back (index, Grade)."""
+    """Worker loop: receive (index, GradeItem) until None, send back (index, Grade).
+
+    Ctrl-C reaches the whole process group; the parent stops its workers, so a worker ignores it
+    (no KeyboardInterrupt traceback from every worker on the user's terminal)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if memory_mb:
         limit = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -152,10 +199,12 @@ class _Pool:
                 bar.update(done)
         finally:
             bar.close()
-            self._shutdown()
         return [r if r is not None else Grade(False, None, "error") for r in results]
 
     def _start(self, i: int, idx: int, items: list[GradeItem]) -> None:
+        if self.workers[i].proc.poll() is not None:  # died while idle (e.g. between two batches)
+            self.workers[i].kill()
+            self.workers[i] = _Worker(self.config.memory_mb)
         w = self.workers[i]
         w.job, w.deadline = idx, time.monotonic() + _item_timeout(items[idx], self.config)
         self.seconds[idx] = time.monotonic()
@@ -202,7 +251,8 @@ class _Pool:
         self.workers[i] = _Worker(self.config.memory_mb)
         return 1
 
-    def _shutdown(self) -> None:
+    def shutdown(self) -> None:
+        """Stop every worker (politely, then by force)."""
         for w in self.workers:
             try:
                 w.send(None)

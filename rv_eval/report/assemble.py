@@ -243,9 +243,23 @@ def task_chunk(g: pd.DataFrame, baseline: str | None, opts: ReportOptions) -> tu
     return payload, index
 
 
+def marks_by_sample(applied: list[dict[str, Any]] | None) -> dict[tuple, dict[str, Any]]:
+    """The marks `rv_eval.overrides.apply_marks` applied, by (model, task, seed, doc_id, sample_idx)."""
+    return {(m["model"], m["task"], int(m["seed"]), m["doc_id"], int(m["sample_idx"])): m for m in applied or []}
+
+
+def _marks_of(g: pd.DataFrame, marks: dict[tuple, dict[str, Any]]) -> dict[str, list[Any]]:
+    """{position in g: [person's verdict, note, grader's verdict, grader's reason]} of marked samples."""
+    keys = zip(g["model"].astype(str), g["task"].astype(str), g["seed"].astype(int), g["doc_id"].astype(str),
+               g["sample_idx"].astype(int), strict=True)
+    return {str(i): [int(m["correct"]), m["note"], int(m["graded_correct"]), m["graded_reason"]]
+            for i, k in enumerate(keys) if (m := marks.get(k)) is not None}
+
+
 def model_chunk(g: pd.DataFrame, index: dict[str, int], task_prompts: list[str], cap: int,
-                vocab: dict[str, dict[str, int]], prompt_cap: int) -> dict[str, Any]:
-    """The per model × task payload: every sample, column-wise."""
+                vocab: dict[str, dict[str, int]], prompt_cap: int,
+                marks: dict[tuple, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The per model × task payload: every sample, column-wise (`ov`: the marks a person made)."""
     g = g.sort_values(["doc_id", "seed", "sample_idx"], kind="stable")
     q = [index[d] for d in g["doc_id"]]
     firsts = g.drop_duplicates("doc_id")
@@ -261,6 +275,7 @@ def model_chunk(g: pd.DataFrame, index: dict[str, int], task_prompts: list[str],
         "resp": [clip_text(t, cap, marker=False) for t in g["response"].fillna("")],
         "len": [len(t) if len(t) > cap else 0 for t in g["response"].fillna("")],
         "prompt_over": {str(k): v for k, v in overrides.items()},
+        "ov": _marks_of(g, marks) if marks else {},
     }
 
 

@@ -39,7 +39,7 @@ def _resolve_baseline(df: pd.DataFrame, meta: RunMeta | None, baseline: str | No
 
 
 def _chunks(df: pd.DataFrame, baseline: str | None, cap: int, opts: assemble.ReportOptions,
-            progress: bool) -> tuple[list[dict[str, str]], dict[str, str], dict[str, dict[str, str]], dict]:
+            progress: bool, marks: dict | None = None) -> tuple[list[dict[str, str]], dict[str, str], dict[str, dict[str, str]], dict]:
     """Encode every task chunk and model × task chunk; return (chunks, task ids, model ids, vocab)."""
     vocab: dict[str, dict[str, int]] = {"reason": {}, "lang": {}}
     chunks, tids, mids = [], {}, {}
@@ -51,7 +51,7 @@ def _chunks(df: pd.DataFrame, baseline: str | None, cap: int, opts: assemble.Rep
         chunks.append({"id": f"t{ti}", "b64": pack(payload)})
         for model, gm in g.groupby("model", sort=True, observed=True):
             cid = f"c{len(chunks)}"
-            body = assemble.model_chunk(gm, index, payload["prompt"], cap, vocab, opts.max_prompt_chars)
+            body = assemble.model_chunk(gm, index, payload["prompt"], cap, vocab, opts.max_prompt_chars, marks)
             chunks.append({"id": cid, "b64": pack(body)})
             mids.setdefault(str(model), {})[str(task)] = cid
             bar.update(1)
@@ -68,6 +68,7 @@ def build_report(samples_df: pd.DataFrame, run_meta: RunMeta | None, baseline: s
     significance markers and no flips.
     """
     opts = options or assemble.ReportOptions()
+    marks = assemble.marks_by_sample(samples_df.attrs.get("overrides"))  # a person's marks (rv-eval audit)
     df = check_samples_frame(samples_df)
     if df.empty:
         raise UserError("the samples table is empty: nothing to report. Fix: run `rv-eval run` first.")
@@ -87,7 +88,7 @@ def build_report(samples_df: pd.DataFrame, run_meta: RunMeta | None, baseline: s
     cap = assemble.response_cap(lengths, opts)
     if cap < opts.max_response_chars:
         log.info("report: responses shortened to %d characters to fit the size budget", cap)
-    chunks, tids, mids, vocab = _chunks(df, base, cap, opts, progress)
+    chunks, tids, mids, vocab = _chunks(df, base, cap, opts, progress, marks)
     grid = run_meta.grid if run_meta is not None else str(df["grid"].iloc[0])
     payload: dict[str, Any] = {
         "baseline": base, "cap": cap, "head": assemble.clip_head(cap), "vocab": vocab, "tchunks": tids, "mchunks": mids,

@@ -412,7 +412,10 @@
         el("span", { cls: "tag" + (lang !== S.tasks.find((t) => t.task === drill.task).lang ? " warn" : ""), text: lang }),
         document.createTextNode(` · ${mc.tok[i]} tokens` + (mc.len[i] > 0 ? ` · ${mc.len[i].toLocaleString()} characters (shortened)` : "")));
       const extracted = longAnswer(mc.x[i]) ? el("pre", { cls: "text extracted", text: mc.x[i] }) : null;
-      box.append(el("div", { cls: "sample " + (ok ? "ok" : "bad"), "data-sample": i }, head, extracted, responseText(mc.resp[i], mc.len[i])));
+      const mark = mc.ov && mc.ov[String(i)];  // [person's verdict, note, grader's verdict, grader's reason]
+      const marked = mark ? el("div", { cls: "mark", text: `✎ marked ${mark[0] ? "correct" : "wrong"} by a person`
+        + (mark[1] ? `: ${mark[1]}` : "") + ` (the grader said ${mark[2] ? "correct" : "wrong"}, reason ${mark[3]})` }) : null;
+      box.append(el("div", { cls: "sample " + (ok ? "ok" : "bad"), "data-sample": i }, head, marked, extracted, responseText(mc.resp[i], mc.len[i])));
     }
     tr.after(el("tr", { cls: "detail" }, box));
   }
