@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import logging
 import re
+import signal
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
-from rv_eval.grading.final_answer import HEDGE_RE, Candidate, find_final_answer
+from rv_eval.grading.final_answer import HEDGE_RE, Candidate, fallback_span, final_candidates
 from rv_eval.grading.numbers import (
     EN_NUMBER_WORDS_RE,
     JA_FRACTION_RE,
     KANJI_NUMBER_RE,
     kanji_to_int,
     nfkc,
+    normalize_response,
+    normalize_span,
     strip_separators,
     to_fraction,
     words_to_number,
@@ -24,6 +29,17 @@ from rv_eval.schema import Grade
 
 log = logging.getLogger(__name__)
 
+
+class _NoTimerNotice(logging.Filter):
+    """math-verify warns on every call made without its own timer; grade_math's deadline is the timer."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Timeout is disabled")
+
+
+for _name in ("math_verify.parser", "math_verify.grader"):
+    logging.getLogger(_name).addFilter(_NoTimerNotice())
+
 #: Responses longer than this many characters are cut to their tail before any regex runs.
 MAX_RESPONSE_CHARS = 200_000
 
@@ -32,9 +48,9 @@ MAX_RESPONSE_CHARS = 200_000
 class MathConfig:
     """Options of grade_math (defaults fit GSM8K/MGSM/AIME/MATH-style golds)."""
 
-    parse_timeout_s: int = 3  # math-verify's own SIGALRM timeout (main thread only)
+    parse_timeout_s: int = 3  # whole-grade deadline in seconds (SIGALRM, main thread only)
     accept_percent_as_fraction: bool = True  # "25%" also matches gold 0.25
-    last_number_fallback: bool = True  # use the bare last number when no marker is found
+    last_number_fallback: bool = True  # with no marker, grade math-verify's reading of the final paragraph
 
 
 _DEFAULT = MathConfig()
@@ -44,7 +60,7 @@ _UNIT_WORD_RE = re.compile(
     r"円|個|人|本|枚|匹|頭|台|冊|回|歳|才|分|秒|時間|日|週間|か月|ヶ月|年|km|cm|mm|m|kg|g|度|点|通り|倍|羽|杯|缶|箱|足|着|件|ページ|メートル|キロ|グラム)"
 )
 _LATEX_MATH_RE = re.compile(r"\$\$?(.+?)\$\$?|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
-_LEAD_NUMBER_RE = re.compile(r"[$¥€£]?\s*(-?\d+(?:\.\d+)?(?:\s*/\s*\d+)?)\s*(\\?%|percent|パーセント)?")
+_LEAD_NUMBER_RE = re.compile(r"[$¥€£]?\s*(-?(?:\d+(?:\.\d+)?|\.\d+)(?:\s*/\s*\d+)?)\s*(\\?%|percent|パーセント)?")
 
 
 #: Extracted answers longer than this are cut (a pathological "answer" must not bloat the samples table).
@@ -60,33 +76,90 @@ class Value:
     percent: bool = False
 
 
-def grade_math(response: str, gold: str, lang: str = "en", config: MathConfig | None = None) -> Grade:
-    """Grade a math response against `gold` by its FINAL answer, in English or Japanese.
+def grade_math(
+    response: str, gold: str, lang: str = "en", config: MathConfig | None = None, stop_reason: str | None = None
+) -> Grade:
+    """Grade a math response against `gold` by its last clearly stated final answer (EN or JA).
 
-    reason: ok, mismatch, no_answer, unclosed_think, hedged, timeout, or last_number (no marker
-    was found and the bare last number was graded; `correct` says whether it matched).
+    stop_reason: why generation stopped ("stop" / "length"); with "length" only a complete final
+    statement before the cut counts. reason: ok, mismatch, no_answer, hedged, timeout, truncated
+    (cut off, or a reasoning block never closed) or fallback (no marker: math-verify's reading of
+    the final paragraph was graded; `correct` says whether it matched).
     """
     config = config or _DEFAULT
-    text = nfkc(str(response or "")[-MAX_RESPONSE_CHARS:])
-    final = strip_reasoning(text)
+    final = strip_reasoning(normalize_response(str(response or "")[-MAX_RESPONSE_CHARS:]))
     if final.unclosed:
-        return Grade(False, None, "unclosed_think")
-    cand = find_final_answer(final.text, lang)
-    if cand is None or (cand.source == "last_number" and not config.last_number_fallback):
+        return Grade(False, None, "truncated", stop_reason=stop_reason)
+    try:
+        with _deadline(config.parse_timeout_s):
+            grade = _grade(final.text, str(gold), lang, config, stop_reason == "length")
+    except _Timeout:
+        grade = Grade(False, None, "timeout")
+    return replace(grade, stop_reason=stop_reason)
+
+
+def _grade(text: str, gold: str, lang: str, config: MathConfig, cut: bool) -> Grade:
+    cands = final_candidates(text, lang)
+    if cut and cands and not cands[-1].complete:
+        return Grade(False, None, "truncated")
+    gold_v = gold_value(gold)
+    for cand in reversed(cands):
+        value = candidate_value(cand, keep_equation="=" in gold)
+        if value is not None:
+            return _judge(cand, _clip(value), gold_v, config)
+    if cut:
+        return Grade(False, None, "truncated")
+    if not config.last_number_fallback:
         return Grade(False, None, "no_answer")
-    value = candidate_value(cand, keep_equation="=" in str(gold))
+    value = fallback_value(text)
     if value is None:
         return Grade(False, None, "no_answer")
-    value = Value(value.text[:MAX_EXTRACTED_CHARS], value.number, value.percent)
-    try:
-        if cand.hedged and not _same_answers(cand, value, config):
-            return Grade(False, value.text, "hedged")
-        correct = values_match(value, gold_value(gold), config)
-    except _Timeout:
-        return Grade(False, value.text, "timeout")
-    if cand.source == "last_number":
-        return Grade(correct, value.text, "last_number")
-    return Grade(correct, value.text, "ok" if correct else "mismatch")
+    value = _clip(value)
+    return Grade(values_match(value, gold_v, config), value.text, "fallback", answer=answer_text(value))
+
+
+def _clip(value: Value) -> Value:
+    return Value(value.text[:MAX_EXTRACTED_CHARS], value.number, value.percent)
+
+
+def _judge(cand: Candidate, value: Value, gold_v: Value, config: MathConfig) -> Grade:
+    answer = answer_text(value)
+    if cand.hedged and not _same_answers(cand, value, config):
+        if _hedge_names_gold_set(cand, value, gold_v, config):
+            return Grade(True, value.text, "ok", answer=answer_text(gold_v))
+        return Grade(False, value.text, "hedged", answer=answer)
+    correct = values_match(value, gold_v, config)
+    return Grade(correct, value.text, "ok" if correct else "mismatch", answer=answer)
+
+
+def _hedge_names_gold_set(cand: Candidate, value: Value, gold_v: Value, config: MathConfig) -> bool:
+    """Two or more stated answers are right when the gold is exactly that list or set (`1, 2`)."""
+    if not re.search(r",|\\cup|\\{", gold_v.text):
+        return False
+    if cand.source == "boxed" and cand.alternatives:
+        members = [*cand.alternatives, cand.span]
+    else:
+        members = re.split(r"\s*(?:,|\band\b|\bor\b|と|または|、)\s*", strip_separators(cand.span))
+    values = [candidate_value(Candidate(m, "boxed")) for m in members if m.strip()]
+    if len(values) < 2 or any(v is None for v in values):
+        return False
+    return _math_verify(", ".join(v.text for v in values), gold_v.text, config)
+
+
+def fallback_value(text: str) -> Value | None:
+    """math-verify's own extraction of the last expression of the final paragraph (never a fragment)."""
+    para = fallback_span(text)
+    if not para:
+        return None
+    if len(para) <= 80 and "\n" not in para:  # a bare answer: the whole paragraph is the expression
+        value = candidate_value(Candidate(para, "fallback"))
+        prose = re.search(r"[A-Za-z]{3,}", re.sub(r"\\[A-Za-z]+|\\text\{[^}]*\}", "", para))
+        if value is not None and (value.number is not None or (not prose and _parse(value.text))):
+            return value
+    parsed = _parse(normalize_span(para), wrap=False)
+    if not parsed:
+        return None
+    return candidate_value(Candidate(str(parsed[-1]), "fallback"))
 
 
 def gold_value(gold: str) -> Value:
@@ -120,35 +193,72 @@ def _same_answers(cand: Candidate, value: Value, config: MathConfig) -> bool:
 
 
 def candidate_value(cand: Candidate, keep_equation: bool = False) -> Value | None:
-    """Normalize the final-answer span into one Value (the first answer in the span).
+    """Normalize a final-answer span into one Value: an exact number, else a whole expression.
 
     keep_equation: the gold is an equation ("y = 2x + 3"), so do not cut at "=".
     """
-    tuple_like = bool(re.search(r"[(\[]", cand.span)) and (
-        cand.source in ("boxed", "gold") or bool(re.match(r"\s*[(\[]", cand.span))
-    )
-    span = strip_separators(cand.span, commas=not tuple_like).strip()
+    whole = cand.source in ("boxed", "gold", "fallback")  # the span is the answer itself
+    span = normalize_span(cand.span)
+    tuple_like = bool(re.search(r"[(\[]", span)) and (whole or bool(re.match(r"\s*[(\[]", span)))
+    span = strip_separators(span, commas=not tuple_like).strip()
     for pattern in _NEGATION_RES:
         span = pattern.sub("", span, count=1)
+    if cand.source == "conclusion":
+        span = _conclusion_result(span, keep_equation)
     math = _LATEX_MATH_RE.match(span)  # an answer that is one LaTeX formula: "$2 \cdot (1012)^2$ です"
-    if cand.source not in ("boxed", "gold") and not math:
+    if not whole and not math:
         clause = _CLAUSE_END_RE.search(span)
         if clause and clause.start() > 0:
             span = span[: clause.start()]
         span = _LABEL_RE.sub("", span, count=1)
+        span = _predicate(span)
     math = math or _LATEX_MATH_RE.search(span)
     if math:
         span = next(g for g in math.groups() if g is not None)
-    in_math = bool(math) or cand.source in ("boxed", "gold")  # letters after a number are variables: $2n$
+    in_math = bool(math) or whole  # letters after a number are variables: $2n$
     span = _clean_latex(span)
-    if "=" in span and not keep_equation and cand.source in ("boxed", "marker", "bold"):
+    if "=" in span and not keep_equation and cand.source in ("boxed", "marker", "bold", "conclusion", "fallback"):
         right = span.rsplit("=", 1)[1].strip()
-        if right:
+        if right and not re.search(r"\\[lg]e|\\le|\\ge|[<>≤≥]", span):
             span = right
     span = span.strip(" *「」『』\"'`:：")
     if not span:
         return None
     return _numeric_value(span, boxed=in_math) or _expression_value(span)
+
+
+#: Words that join a subject to its value in a sentence ("the largest $n$ is 34", "答えは5").
+_COPULA_RE = re.compile(r"\s(?:is|are|was|equals|be|of|to)\s+(?!\s*(?:the|a|an)\b)|は|が|で(?=\s*[-\d$])")
+
+
+def _predicate(span: str) -> str:
+    """What a prose-led sentence says the value is: "The largest $n$ is 34" -> "34"."""
+    if not re.match(r"\s*[A-Za-z\u3040-\u30ff\u4e00-\u9fff]", span) or EN_NUMBER_WORDS_RE.match(span.strip()):
+        return span
+    masked = re.sub(r"\$[^$]*\$", lambda m: "#" * len(m.group(0)), span)
+    cuts = [m.end() for m in _COPULA_RE.finditer(masked)]
+    for end in reversed(cuts):
+        rest = span[end:].strip()
+        if rest and (re.match(r"[-$\\(\[\d.]", rest) or EN_NUMBER_WORDS_RE.match(rest) or KANJI_NUMBER_RE.match(rest)):
+            return rest
+    return span
+
+
+def _conclusion_result(span: str, keep_equation: bool) -> str:
+    """The result of a conclusion sentence: its last formula, else what follows its last "=",
+    else its first number (a formula is never cut at a digit: "\\frac{2}{5}" stays whole)."""
+    formulas = list(_LATEX_MATH_RE.finditer(span))
+    if formulas:
+        return formulas[-1].group(0)
+    if "=" in span and not keep_equation:
+        span = span.rsplit("=", 1)[1]
+    m = _NUMBER_START_RE.search(span)
+    return span[m.start() :] if m else span
+
+
+_NUMBER_START_RE = re.compile(
+    rf"[$¥€£]?\s*-?(?:\d|\.\d)|\d+\s*分の|{EN_NUMBER_WORDS_RE.pattern}|{KANJI_NUMBER_RE.pattern}", re.IGNORECASE
+)
 
 
 def _clean_latex(s: str) -> str:
@@ -214,12 +324,31 @@ def _expression_value(span: str) -> Value | None:
     return Value(span) if span else None
 
 
-class _Timeout(Exception):
-    pass
+class _Timeout(BaseException):
+    """The grade ran past its deadline (a BaseException, so no library's `except Exception` hides it)."""
+
+
+@contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """Raise _Timeout after `seconds` (main thread only; worker threads rely on `_too_costly`)."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _fire(signum, frame):
+        raise _Timeout
+
+    old = signal.signal(signal.SIGALRM, _fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def values_match(pred: Value, gold: Value, config: MathConfig = _DEFAULT) -> bool:
-    """Exact comparison for two numbers, math-verify on the single candidate otherwise."""
+    """Exact comparison for two numbers, math-verify on the two whole expressions otherwise."""
     if pred.number is not None and gold.number is not None:
         if pred.number == gold.number:
             return True
@@ -227,25 +356,63 @@ def values_match(pred: Value, gold: Value, config: MathConfig = _DEFAULT) -> boo
     return _math_verify(pred.text, gold.text, config)
 
 
-def _math_verify(pred: str, gold: str, config: MathConfig) -> bool:
-    from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
-    from math_verify.errors import TimeoutException
+_EXTRACTION = None
 
-    in_main = threading.current_thread() is threading.main_thread()
-    t = config.parse_timeout_s if in_main else None
-    extraction = [LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()]
+
+def _parse(text: str, wrap: bool = True) -> list:
+    """math-verify's parse with both its LaTeX and expression extraction (no own timer: the
+    grade's deadline bounds it). wrap: read `text` as one formula."""
+    global _EXTRACTION
+    from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
+
+    if _EXTRACTION is None:
+        _EXTRACTION = [LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()]
+    target = f"${text}$" if wrap else text
     try:
-        gold_parsed = parse(f"${gold}$", extraction, parsing_timeout=t)
-        pred_parsed = parse(f"${pred}$", extraction, parsing_timeout=t)
-        if not gold_parsed or not pred_parsed:
-            return _squash(pred) == _squash(gold)
-        if _exact_numbers_differ(gold_parsed[0], pred_parsed[0]):
-            return False
-        return bool(verify(gold_parsed, pred_parsed[0], timeout_seconds=t))
-    except TimeoutException as e:
-        raise _Timeout from e
+        return parse(target, _EXTRACTION, parsing_timeout=None)
+    except Exception:  # noqa: BLE001 - a malformed answer is no answer
+        return []
 
 
+def _math_verify(pred: str, gold: str, config: MathConfig) -> bool:
+    from math_verify import verify
+
+    gold_parsed = _parse(gold)
+    pred_parsed = _parse(pred)
+    if not gold_parsed or not pred_parsed:
+        return _squash(pred) == _squash(gold)
+    if _too_costly(gold_parsed[0]) or _too_costly(pred_parsed[0]):
+        return _squash(pred_parsed[-1]) == _squash(gold_parsed[-1])  # a power tower: compare as written
+    if _exact_numbers_differ(gold_parsed[0], pred_parsed[0]):
+        return False
+    return bool(verify(gold_parsed, pred_parsed[0], timeout_seconds=None))
+
+
+def _too_costly(expr: object) -> bool:
+    """True for expressions whose value sympy cannot bound in time: power towers (9^{9^{9^9}}),
+    huge exponents or factorials. They are compared as written, never evaluated."""
+    import sympy
+
+    if not isinstance(expr, sympy.Basic):
+        return False
+    for node in sympy.preorder_traversal(expr):
+        if isinstance(node, sympy.Pow) and node.exp.has(sympy.Pow) and node.exp.is_number and node.base.is_number:
+            return True
+        if isinstance(node, sympy.Pow) and node.exp.is_Integer and abs(int(node.exp)) > 100_000:
+            return True
+        if isinstance(node, sympy.factorial) and node.args[0].is_Integer and int(node.args[0]) > 10_000:
+            return True
+    return False
+
+
+def answer_text(value: Value) -> str:
+    """The normalized parsed answer as text (what maj@k votes on): "1/2" for 0.5, \\frac{1}{2} and 50%."""
+    if value.number is not None:
+        return _format(value.number)
+    parsed = _parse(value.text)
+    if parsed and not _too_costly(parsed[0]):
+        return str(parsed[0])[:MAX_EXTRACTED_CHARS]
+    return _squash(value.text)[:MAX_EXTRACTED_CHARS]
 def _exact_numbers_differ(gold: object, pred: object) -> bool:
     """True when both are exact constant expressions (no decimals, no symbols) of different value.
 

@@ -40,6 +40,33 @@ def nfkc(text: str) -> str:
     return text.replace("\u2212", "-").replace("\u2013", "-").replace("\x00", "")
 
 
+_SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
+#: A unit written with a superscript power (m², cm³, km²): the power belongs to the unit.
+_SUPERSCRIPT_UNIT_RE = re.compile(r"(?<![A-Za-z])(k?m|cm|mm|ft|in|yd|mi|inch(?:es)?|feet|foot|meters?|metres?)[²³]")
+_SUPERSCRIPT_RE = re.compile(r"[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+")
+
+
+def normalize_response(text: str) -> str:
+    """`nfkc`, after writing superscript powers as `^{n}` (NFKC would turn 2² into 22) and
+    dropping the power of a unit (`5 m²` is 5 square metres, not 5·m²)."""
+    text = _SUPERSCRIPT_UNIT_RE.sub(r"\1", text)
+    text = _SUPERSCRIPT_RE.sub(lambda m: "^{" + m.group(0).translate(_SUPERSCRIPTS) + "}", text)
+    return nfkc(text)
+
+
+_JA_NEGATIVE_RE = re.compile(r"(?:マイナス|負の)\s*")
+_JA_FRACTION_ANY_RE = re.compile(r"(\d+)\s*分の\s*(\d+)")
+_BIG_KANJI_RE = re.compile(rf"[0-9{_KANJI_CHARS}]*[{_KANJI_CHARS}][0-9{_KANJI_CHARS}]*")
+
+
+def normalize_span(text: str) -> str:
+    """Language normalization of an answer span: マイナス/負の as a minus sign, kanji numerals
+    (二万五千, 1万2千) as digits, 3分の2 as 2/3."""
+    text = _JA_NEGATIVE_RE.sub("-", text)
+    text = _BIG_KANJI_RE.sub(lambda m: str(kanji_to_int(m.group(0))) if kanji_to_int(m.group(0)) is not None else m.group(0), text)
+    return _JA_FRACTION_ANY_RE.sub(lambda m: f"{m.group(2)}/{m.group(1)}" if int(m.group(1)) else m.group(0), text)
+
+
 def strip_separators(text: str, commas: bool = True) -> str:
     """Remove thousands separators between digit groups (`,` `，` spaces `{,}` `\\,`).
 
@@ -86,7 +113,7 @@ def _take(digits: str, default: int) -> Fraction | int:
 def to_fraction(text: str) -> Fraction | None:
     """Exact value of a plain number string ("18", "-0.5", "1,234", "3/4", "025", "18.0"); else None."""
     text = strip_separators(text.strip()).rstrip(".")
-    m = re.fullmatch(r"(-?\d+(?:\.\d+)?)(?:\s*/\s*(\d+(?:\.\d+)?))?", text)
+    m = re.fullmatch(r"(-?(?:\d+(?:\.\d+)?|\.\d+))(?:\s*/\s*(\d+(?:\.\d+)?))?", text)
     if not m:
         kanji = kanji_to_int(text)
         return Fraction(kanji) if kanji is not None else None
