@@ -11,13 +11,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
-from rv_eval.grading.final_answer import HEDGE_RE, Candidate, fallback_span, final_candidates
+from rv_eval.grading.final_answer import HEDGE_RE, Candidate, boxed_contents, fallback_span, final_candidates
 from rv_eval.grading.numbers import (
     EN_NUMBER_WORDS_RE,
     JA_FRACTION_RE,
     KANJI_NUMBER_RE,
     kanji_to_int,
-    nfkc,
     normalize_response,
     normalize_span,
     strip_separators,
@@ -74,6 +73,7 @@ class Value:
     text: str
     number: Fraction | None = None
     percent: bool = False
+    parsed: tuple = ()  # math-verify's own parse, when the value came from its extraction
 
 
 def grade_math(
@@ -119,7 +119,7 @@ def _grade(text: str, gold: str, lang: str, config: MathConfig, cut: bool) -> Gr
 
 
 def _clip(value: Value) -> Value:
-    return Value(value.text[:MAX_EXTRACTED_CHARS], value.number, value.percent)
+    return replace(value, text=value.text[:MAX_EXTRACTED_CHARS])
 
 
 def _judge(cand: Candidate, value: Value, gold_v: Value, config: MathConfig) -> Grade:
@@ -146,6 +146,10 @@ def _hedge_names_gold_set(cand: Candidate, value: Value, gold_v: Value, config: 
     return _math_verify(", ".join(v.text for v in values), gold_v.text, config)
 
 
+#: Where CJK text touches a number: math-verify's extraction wants a word boundary there.
+_CJK_GLUE_RE = re.compile(r"(?<=[\u3000-\u30ff\u4e00-\u9fff])(?=[-\d$¥\\])|(?<=[\d}$])(?=[\u3000-\u30ff\u4e00-\u9fff])")
+
+
 def fallback_value(text: str) -> Value | None:
     """math-verify's own extraction of the last expression of the final paragraph (never a fragment)."""
     para = fallback_span(text)
@@ -153,21 +157,30 @@ def fallback_value(text: str) -> Value | None:
         return None
     if len(para) <= 80 and "\n" not in para:  # a bare answer: the whole paragraph is the expression
         value = candidate_value(Candidate(para, "fallback"))
-        prose = re.search(r"[A-Za-z]{3,}", re.sub(r"\\[A-Za-z]+|\\text\{[^}]*\}", "", para))
+        prose = re.search(r"[A-Za-z]{3,}|[\u3040-\u30ff\u4e00-\u9fff]{2,}", re.sub(r"\\[A-Za-z]+|\\text\{[^}]*\}", "", para))
         if value is not None and (value.number is not None or (not prose and _parse(value.text))):
             return value
-    parsed = _parse(normalize_span(para), wrap=False)
+    parsed = _parse(_CJK_GLUE_RE.sub(" ", normalize_span(para)).replace("¥", ""), wrap=False)
     if not parsed:
         return None
-    return candidate_value(Candidate(str(parsed[-1]), "fallback"))
+    value = candidate_value(Candidate(str(parsed[-1]), "fallback"))
+    text = value.text if value is not None else str(parsed[-1])
+    return Value(text, value.number if value is not None else None, False, tuple(parsed))
 
 
 def gold_value(gold: str) -> Value:
     """Normalize a gold answer ("18", "025", "1,234", "864 \\mbox{ inches}^2", "\\frac{1}{2}") into a Value."""
-    text = nfkc(str(gold)).strip().strip("$")
+    text = normalize_response(str(gold)).strip().strip("$")
     number = to_fraction(text)
     if number is not None:
         return Value(text, number)
+    boxes = [c for _, c in boxed_contents(text) if c.strip()]
+    if boxes:  # a worked solution as gold: its boxed answer(s)
+        text = ", ".join(boxes)
+    elif len(text) > 80 or re.search(r"[A-Za-z]{4,}\s+[A-Za-z]{2,}\s", re.sub(r"\\text\{[^}]*\}", "", text)):
+        parsed = _parse(text, wrap=False)  # a gold written as prose: math-verify's reading of it
+        if parsed:
+            return Value(str(parsed[-1]), None, False, tuple(parsed))
     return candidate_value(Candidate(text, "gold"), keep_equation=True) or Value(text)
 
 
@@ -268,7 +281,17 @@ def _clean_latex(s: str) -> str:
     return re.sub(r"\s+", " ", s).strip()
 
 
+_LATEX_FRACTION_RE = re.compile(r"(-?)\\[dt]?frac\s*\{\s*(\d+)\s*\}\s*\{\s*(\d+)\s*\}")
+
+
 def _numeric_value(span: str, boxed: bool = False) -> Value | None:
+    plain = to_fraction(span)
+    if plain is not None:
+        return Value(span.strip(), plain)
+    frac = _LATEX_FRACTION_RE.fullmatch(span.strip())
+    if frac and int(frac.group(3)):  # \frac{1}{12}: exact, so 0.0833 can be read as its rounding
+        number = Fraction(int(frac.group(2)), int(frac.group(3))) * (-1 if frac.group(1) else 1)
+        return Value(span.strip(), number)
     frac = JA_FRACTION_RE.match(span)
     if frac and int(frac.group(1)):
         number = Fraction(int(frac.group(2)), int(frac.group(1)))
@@ -352,8 +375,19 @@ def values_match(pred: Value, gold: Value, config: MathConfig = _DEFAULT) -> boo
     if pred.number is not None and gold.number is not None:
         if pred.number == gold.number:
             return True
-        return bool(pred.percent and config.accept_percent_as_fraction and pred.number / 100 == gold.number)
-    return _math_verify(pred.text, gold.text, config)
+        if pred.percent and config.accept_percent_as_fraction and pred.number / 100 == gold.number:
+            return True
+        if not pred.parsed:
+            return False
+    if pred.number is not None and gold.number is not None and (_rounds_to(pred, gold.number) or _rounds_to(gold, pred.number)):
+        return True
+    return _math_verify(pred.text, gold.text, config, pred.parsed, gold.parsed)
+
+
+def _rounds_to(pred: Value, gold: Fraction) -> bool:
+    """A decimal with at least two places that is `gold` rounded to those places (0.0833 for 1/12)."""
+    m = re.search(r"\.(\d{2,})\s*$", pred.text)
+    return bool(m) and round(gold, len(m.group(1))) == pred.number
 
 
 _EXTRACTION = None
@@ -374,11 +408,13 @@ def _parse(text: str, wrap: bool = True) -> list:
         return []
 
 
-def _math_verify(pred: str, gold: str, config: MathConfig) -> bool:
+def _math_verify(pred: str, gold: str, config: MathConfig, pred_parsed: tuple = (), gold_parsed: tuple = ()) -> bool:
     from math_verify import verify
 
-    gold_parsed = _parse(gold)
-    pred_parsed = _parse(pred)
+    if _squash(pred) == _squash(gold):
+        return True  # the same text ("12:00") is the same answer
+    gold_parsed = list(gold_parsed) or _parse(gold)
+    pred_parsed = list(pred_parsed) or _parse(pred)
     if not gold_parsed or not pred_parsed:
         return _squash(pred) == _squash(gold)
     if _too_costly(gold_parsed[0]) or _too_costly(pred_parsed[0]):

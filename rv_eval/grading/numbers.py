@@ -49,6 +49,7 @@ _SUPERSCRIPT_RE = re.compile(r"[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+")
 def normalize_response(text: str) -> str:
     """`nfkc`, after writing superscript powers as `^{n}` (NFKC would turn 2² into 22) and
     dropping the power of a unit (`5 m²` is 5 square metres, not 5·m²)."""
+    text = text.replace("\\$", "")  # an escaped dollar is a currency sign, never a formula delimiter
     text = _SUPERSCRIPT_UNIT_RE.sub(r"\1", text)
     text = _SUPERSCRIPT_RE.sub(lambda m: "^{" + m.group(0).translate(_SUPERSCRIPTS) + "}", text)
     return nfkc(text)
@@ -113,6 +114,8 @@ def _take(digits: str, default: int) -> Fraction | int:
 def to_fraction(text: str) -> Fraction | None:
     """Exact value of a plain number string ("18", "-0.5", "1,234", "3/4", "025", "18.0"); else None."""
     text = strip_separators(text.strip()).rstrip(".")
+    if re.fullmatch(r"-?(?:0|\d+(?=,\d{1,2}$|,\d{4,}$)),\d+", text):  # a decimal comma: 1000,99 0,111
+        text = text.replace(",", ".")
     m = re.fullmatch(r"(-?(?:\d+(?:\.\d+)?|\.\d+))(?:\s*/\s*(\d+(?:\.\d+)?))?", text)
     if not m:
         kanji = kanji_to_int(text)

@@ -56,7 +56,7 @@ def parametrized(source: str, path: str) -> list[dict]:
                 except ValueError:
                     continue  # a row built at run time (f-string): not a literal case
                 values = values if len(names) > 1 else [values]
-                rows.append({"test": f"{path}::{fn.name}", "args": dict(zip(names, values))})
+                rows.append({"test": f"{path}::{fn.name}", "args": dict(zip(names, values, strict=True))})
     return rows
 
 
