@@ -59,7 +59,7 @@ _UNIT_WORD_RE = re.compile(
     r"円|個|人|本|枚|匹|頭|台|冊|回|歳|才|分|秒|時間|日|週間|か月|ヶ月|年|km|cm|mm|m|kg|g|度|点|通り|倍|羽|杯|缶|箱|足|着|件|ページ|メートル|キロ|グラム)"
 )
 _LATEX_MATH_RE = re.compile(r"\$\$?(.+?)\$\$?|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
-_LEAD_NUMBER_RE = re.compile(r"[$¥€£]?\s*(-?(?:\d+(?:\.\d+)?|\.\d+)(?:\s*/\s*\d+)?)\s*(\\?%|percent|パーセント)?")
+_LEAD_NUMBER_RE = re.compile(r"[$¥€£]?\s*(-?(?:\d+(?:\.\d+)?|\.\d+)(?:\s*/\s*\d+)?)(?:\s*(\\?%|percent|パーセント))?")
 
 
 #: Extracted answers longer than this are cut (a pathological "answer" must not bloat the samples table).

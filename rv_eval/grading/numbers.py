@@ -113,9 +113,10 @@ def _take(digits: str, default: int) -> Fraction | int:
 
 def to_fraction(text: str) -> Fraction | None:
     """Exact value of a plain number string ("18", "-0.5", "1,234", "3/4", "025", "18.0"); else None."""
-    text = strip_separators(text.strip()).rstrip(".")
+    text = text.strip()
     if re.fullmatch(r"-?(?:0|\d+(?=,\d{1,2}$|,\d{4,}$)),\d+", text):  # a decimal comma: 1000,99 0,111
         text = text.replace(",", ".")
+    text = strip_separators(text).rstrip(".")
     m = re.fullmatch(r"(-?(?:\d+(?:\.\d+)?|\.\d+))(?:\s*/\s*(\d+(?:\.\d+)?))?", text)
     if not m:
         kanji = kanji_to_int(text)

@@ -72,8 +72,11 @@ def _seed_sd(df: pd.DataFrame) -> pd.Series:
 
 
 def _maj_at_k(df: pd.DataFrame, q: pd.DataFrame) -> pd.Series:
-    voted = df[df["extracted"].notna()]
-    votes = voted.groupby([*QUESTION, "extracted"], observed=True)["correct"].agg(["size", "mean"])
+    from rv_eval.grading.passk import vote_column
+
+    key = vote_column(df.columns)
+    voted = df[df[key].notna()]
+    votes = voted.groupby([*QUESTION, key], observed=True)["correct"].agg(["size", "mean"])
     top = votes["size"].groupby(level=[0, 1, 2], observed=True).transform("max")
     winners = votes[votes["size"] == top]["mean"].groupby(level=[0, 1, 2], observed=True).mean()
     per_q = q.set_index(QUESTION).join(winners.rename("maj"))["maj"].fillna(0.0)
