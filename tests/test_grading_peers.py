@@ -21,8 +21,8 @@ PEERS = Path(__file__).parent / "grading_peers"
 SUITES = sorted(p.stem for p in PEERS.glob("*.json"))
 DOC = Path(__file__).parent.parent / "docs" / "grading.md"
 #: Suites where plain math-verify still agrees more often (its own suite tests its own quirks).
-BEHIND = {"math_verify": 0.05}
-OVERALL_GOAL = 0.93
+BEHIND = {"math_verify": 0.05, "lighteval": 0.04}
+OVERALL_GOAL = 0.935
 
 
 def _cases(suite: str) -> list[dict]:

@@ -144,6 +144,7 @@ def _strong_markers(text: str, langs: list[str]) -> list[Candidate]:
     return out
 
 
+_FORMULA_RE = re.compile(r"\$[^$\n]+\$|\\\(|\\\[")
 _EMPTY_BOX_RE = re.compile(r"\\boxed\s*\{\s*\}")
 
 
@@ -191,6 +192,9 @@ def _weak_markers(text: str, langs: list[str]) -> list[Candidate]:
     out = []
     for m in re.finditer(pattern, text[offset:], re.IGNORECASE):
         span, complete = _sentence_after(text, offset + m.end())
+        line_end = text.find("\n", offset + m.end())
+        if line_end >= 0 and _FORMULA_RE.search(text, line_end):
+            continue  # a formula on a later line is the more final statement ("全部で10通り…\n確率は $\\frac{1}{10}$")
         if _NUMBERISH_RE.search(strip_separators(span)) or "$" in span or "\\(" in span or EN_NUMBER_WORDS_RE.search(span):
             out.append(Candidate(span, "conclusion", bool(HEDGE_RE.search(span)), (), offset + m.start(), complete))
     return out

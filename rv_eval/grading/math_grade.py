@@ -158,7 +158,8 @@ def fallback_value(text: str) -> Value | None:
     if len(para) <= 80 and "\n" not in para:  # a bare answer: the whole paragraph is the expression
         value = candidate_value(Candidate(para, "fallback"))
         prose = re.search(r"[A-Za-z]{3,}|[\u3040-\u30ff\u4e00-\u9fff]{2,}", re.sub(r"\\[A-Za-z]+|\\text\{[^}]*\}", "", para))
-        if value is not None and (value.number is not None or (not prose and _parse(value.text))):
+        words = EN_NUMBER_WORDS_RE.fullmatch(para.strip(" .")) is not None
+        if value is not None and (words or (not prose and (value.number is not None or _parse(value.text)))):
             return value
     parsed = _parse(_CJK_GLUE_RE.sub(" ", normalize_span(para)).replace("¥", ""), wrap=False)
     if not parsed:

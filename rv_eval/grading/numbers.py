@@ -57,7 +57,7 @@ def normalize_response(text: str) -> str:
 
 _JA_NEGATIVE_RE = re.compile(r"(?:マイナス|負の)\s*")
 _JA_FRACTION_ANY_RE = re.compile(r"(\d+)\s*分の\s*(\d+)")
-_BIG_KANJI_RE = re.compile(rf"[0-9{_KANJI_CHARS}]*[{_KANJI_CHARS}][0-9{_KANJI_CHARS}]*")
+_BIG_KANJI_RE = re.compile(rf"[0-9.{_KANJI_CHARS}]*[{_KANJI_CHARS}][0-9.{_KANJI_CHARS}]*")
 
 
 def normalize_span(text: str) -> str:
