@@ -111,7 +111,7 @@ def _grade(text: str, gold: str, lang: str, config: MathConfig, cut: bool) -> Gr
         return Grade(False, None, "truncated")
     if not config.last_number_fallback:
         return Grade(False, None, "no_answer")
-    value = fallback_value(text)
+    value = fallback_value(text, keep_equation="=" in gold)
     if value is None:
         return Grade(False, None, "no_answer")
     value = _clip(value)
@@ -150,21 +150,35 @@ def _hedge_names_gold_set(cand: Candidate, value: Value, gold_v: Value, config: 
 _CJK_GLUE_RE = re.compile(r"(?<=[\u3000-\u30ff\u4e00-\u9fff])(?=[-\d$¥\\])|(?<=[\d}$])(?=[\u3000-\u30ff\u4e00-\u9fff])")
 
 
-def fallback_value(text: str) -> Value | None:
+def _has_words(text: str) -> bool:
+    """True when `text` holds prose (words outside LaTeX commands and \\text{}), EN or JA."""
+    bare = re.sub(r"\\text\{[^}]*\}|\\[A-Za-z]+(?:\{[A-Za-z*]+\})?", "", text)
+    return bool(re.search(r"[A-Za-z]{3,}|[\u3040-\u30ff\u4e00-\u9fff]{2,}", bare))
+
+
+def _is_prose(text: str) -> bool:
+    """A gold written as sentences (a worked solution without a box), not as one expression."""
+    bare = re.sub(r"\\text\{[^}]*\}|\\[A-Za-z]+(?:\{[A-Za-z*]+\})?", "", text)
+    return bool(re.search(r"[A-Za-z]{3,}\s+[A-Za-z]{2,}\s+[A-Za-z]{2,}", bare))
+
+
+def fallback_value(text: str, keep_equation: bool = False) -> Value | None:
     """math-verify's own extraction of the last expression of the final paragraph (never a fragment)."""
     para = fallback_span(text)
     if not para:
         return None
     if len(para) <= 80 and "\n" not in para:  # a bare answer: the whole paragraph is the expression
-        value = candidate_value(Candidate(para, "fallback"))
-        prose = re.search(r"[A-Za-z]{3,}|[\u3040-\u30ff\u4e00-\u9fff]{2,}", re.sub(r"\\[A-Za-z]+|\\text\{[^}]*\}", "", para))
+        value = candidate_value(Candidate(para, "fallback"), keep_equation)
         words = EN_NUMBER_WORDS_RE.fullmatch(para.strip(" .")) is not None
-        if value is not None and (words or (not prose and (value.number is not None or _parse(value.text)))):
+        if value is not None and (words or (not _has_words(para) and (value.number is not None or _parse(value.text)))):
             return value
-    parsed = _parse(_CJK_GLUE_RE.sub(" ", normalize_span(para)).replace("¥", ""), wrap=False)
+    para = _CJK_GLUE_RE.sub(" ", normalize_span(para)).replace("¥", "")
+    parsed = _parse(para, wrap=False)
+    if not re.search(r"\$|\\\(|\\\[", para) and "\\" in para:
+        parsed = _parse(para) or parsed  # LaTeX written without delimiters: read it as one formula
     if not parsed:
         return None
-    value = candidate_value(Candidate(str(parsed[-1]), "fallback"))
+    value = candidate_value(Candidate(str(parsed[-1]), "fallback"), keep_equation)
     text = value.text if value is not None else str(parsed[-1])
     return Value(text, value.number if value is not None else None, False, tuple(parsed))
 
@@ -178,7 +192,7 @@ def gold_value(gold: str) -> Value:
     boxes = [c for _, c in boxed_contents(text) if c.strip()]
     if boxes:  # a worked solution as gold: its boxed answer(s)
         text = ", ".join(boxes)
-    elif len(text) > 80 or re.search(r"[A-Za-z]{4,}\s+[A-Za-z]{2,}\s", re.sub(r"\\text\{[^}]*\}", "", text)):
+    elif _is_prose(text):
         parsed = _parse(text, wrap=False)  # a gold written as prose: math-verify's reading of it
         if parsed:
             return Value(str(parsed[-1]), None, False, tuple(parsed))
@@ -242,7 +256,7 @@ def candidate_value(cand: Candidate, keep_equation: bool = False) -> Value | Non
 
 
 #: Words that join a subject to its value in a sentence ("the largest $n$ is 34", "答えは5").
-_COPULA_RE = re.compile(r"\s(?:is|are|was|equals|be|of|to)\s+(?!\s*(?:the|a|an)\b)|は|が|で(?=\s*[-\d$])")
+_COPULA_RE = re.compile(r"\s(?:is|are|was|equals|be|of|to)\s+(?!\s*(?:the|a|an)\b)|は|が|是|为|為|で(?=\s*[-\d$])")
 
 
 def _predicate(span: str) -> str:
@@ -378,10 +392,10 @@ def values_match(pred: Value, gold: Value, config: MathConfig = _DEFAULT) -> boo
             return True
         if pred.percent and config.accept_percent_as_fraction and pred.number / 100 == gold.number:
             return True
+        if _rounds_to(pred, gold.number) or _rounds_to(gold, pred.number):
+            return True
         if not pred.parsed:
             return False
-    if pred.number is not None and gold.number is not None and (_rounds_to(pred, gold.number) or _rounds_to(gold, pred.number)):
-        return True
     return _math_verify(pred.text, gold.text, config, pred.parsed, gold.parsed)
 
 
