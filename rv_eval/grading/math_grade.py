@@ -189,14 +189,30 @@ def gold_value(gold: str) -> Value:
     number = to_fraction(text)
     if number is not None:
         return Value(text, number)
-    boxes = [c for _, c in boxed_contents(text) if c.strip()]
-    if boxes:  # a worked solution as gold: its boxed answer(s)
-        text = ", ".join(boxes)
+    boxes = [(p, c) for p, c in boxed_contents(text) if c.strip()]
+    if boxes:  # a worked solution as gold: its last box, with the boxes listed right before it
+        listed = [boxes[-1][1]]
+        for (p, c), (q, _) in zip(boxes[-2::-1], boxes[:0:-1], strict=False):
+            between = text[text.index(c, p) + len(c) + 1 : q]  # from after this box to the next one
+            if re.search(r"[A-Za-z]{2,}", re.sub(r"\\[A-Za-z]+", "", _LIST_JOIN_RE.sub(" ", between))):
+                break
+            listed.insert(0, c)
+        text = ", ".join(listed)
     elif _is_prose(text):
         parsed = _parse(text, wrap=False)  # a gold written as prose: math-verify's reading of it
         if parsed:
             return Value(str(parsed[-1]), None, False, tuple(parsed))
+    text = _LIST_JOIN_RE.sub(", ", text).strip(" ,$") if re.search(r"\$.*\$|\b(?:and|or)\b", text) else text
     return candidate_value(Candidate(text, "gold"), keep_equation=True) or Value(text)
+
+
+#: "and" inside a listed answer: "19, 46, \\text{ and } 82", "6 \\text{ and } 8", "1, 2, and 3", "$12$ and $13$".
+_IN_LIST_JOIN_RE = re.compile(
+    r"(?:,\s*)?\\text\{\s*(?:and|or)\s*\}\s*|,\s*(?:and|or)\s+(?=[-\d$\\])|\s*\$\s*,?\s*and\s*\$\s*(?=[-\d\\])"
+)
+
+#: What joins the members of a listed answer: "1, 2 and 3", "$21,16$ or $11$", "6 \\text{ and } 8".
+_LIST_JOIN_RE = re.compile(r"\s*,?\s*(?:\$\s*)?(?:\\text\{\s*(?:and|or)\s*\}|\b(?:and|or)\b|\\quad|\$\s*,\s*\$)(?:\s*\$)?\s*")
 
 
 _CLAUSE_END_RE = re.compile(
@@ -226,7 +242,7 @@ def candidate_value(cand: Candidate, keep_equation: bool = False) -> Value | Non
     keep_equation: the gold is an equation ("y = 2x + 3"), so do not cut at "=".
     """
     whole = cand.source in ("boxed", "gold", "fallback")  # the span is the answer itself
-    span = normalize_span(cand.span)
+    span = _IN_LIST_JOIN_RE.sub(", ", normalize_span(cand.span))
     tuple_like = bool(re.search(r"[(\[]", span)) and (whole or bool(re.match(r"\s*[(\[]", span)))
     span = strip_separators(span, commas=not tuple_like).strip()
     for pattern in _NEGATION_RES:
@@ -235,11 +251,10 @@ def candidate_value(cand: Candidate, keep_equation: bool = False) -> Value | Non
         span = _conclusion_result(span, keep_equation)
     math = _LATEX_MATH_RE.match(span)  # an answer that is one LaTeX formula: "$2 \cdot (1012)^2$ です"
     if not whole and not math:
+        span = _predicate(_LABEL_RE.sub("", span, count=1))
         clause = _CLAUSE_END_RE.search(span)
         if clause and clause.start() > 0:
             span = span[: clause.start()]
-        span = _LABEL_RE.sub("", span, count=1)
-        span = _predicate(span)
     math = math or _LATEX_MATH_RE.search(span)
     if math:
         span = next(g for g in math.groups() if g is not None)
@@ -269,7 +284,7 @@ def _predicate(span: str) -> str:
         rest = span[end:].strip()
         if rest and (re.match(r"[-$\\(\[\d.]", rest) or EN_NUMBER_WORDS_RE.match(rest) or KANJI_NUMBER_RE.match(rest)):
             return rest
-    return span
+    return _conclusion_result(span, keep_equation=True)  # "Jane started 3 hours ago": its formula or number
 
 
 def _conclusion_result(span: str, keep_equation: bool) -> str:
@@ -358,6 +373,7 @@ def _format(number: Fraction) -> str:
 
 def _expression_value(span: str) -> Value | None:
     span = span.rstrip(".。").strip()
+    span = re.sub(r"(?<=[)}\]\d])\s*[\u30a0-\u30ff\u4e00-\u9fff]{1,3}$", "", span)  # a unit after a formula: (\frac{2}{5}) 吨
     span = re.sub(r"(です|である|となります|になります|だ)$", "", span).strip()
     return Value(span) if span else None
 
@@ -447,12 +463,25 @@ def _too_costly(expr: object) -> bool:
     if not isinstance(expr, sympy.Basic):
         return False
     for node in sympy.preorder_traversal(expr):
-        if isinstance(node, sympy.Pow) and node.exp.has(sympy.Pow) and node.exp.is_number and node.base.is_number:
-            return True
-        if isinstance(node, sympy.Pow) and node.exp.is_Integer and abs(int(node.exp)) > 100_000:
+        if isinstance(node, sympy.Pow) and node.base.is_number and _huge_exponent(node.exp):
             return True
         if isinstance(node, sympy.factorial) and node.args[0].is_Integer and int(node.args[0]) > 10_000:
             return True
+    return False
+
+
+def _huge_exponent(exp: object) -> bool:
+    """An exponent over 10^5, or an integer power tower (9^{9^9}) whose value is that big."""
+    import math
+
+    import sympy
+
+    if exp.is_Integer:
+        return abs(int(exp)) > 100_000
+    if isinstance(exp, sympy.Pow) and exp.base.is_Integer and abs(int(exp.base)) > 1:
+        if exp.exp.is_Integer:
+            return int(exp.exp) * math.log10(abs(int(exp.base))) > 5
+        return _huge_exponent(exp.exp) or isinstance(exp.exp, sympy.Pow)
     return False
 
 

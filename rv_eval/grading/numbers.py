@@ -114,7 +114,7 @@ def _take(digits: str, default: int) -> Fraction | int:
 def to_fraction(text: str) -> Fraction | None:
     """Exact value of a plain number string ("18", "-0.5", "1,234", "3/4", "025", "18.0"); else None."""
     text = text.strip()
-    if re.fullmatch(r"-?(?:0|\d+(?=,\d{1,2}$|,\d{4,}$)),\d+", text):  # a decimal comma: 1000,99 0,111
+    if re.fullmatch(r"-?(?:0|\d{4,}),\d+", text):  # a decimal comma: 0,111 1000,99 (but 1,2 is a list)
         text = text.replace(",", ".")
     text = strip_separators(text).rstrip(".")
     m = re.fullmatch(r"(-?(?:\d+(?:\.\d+)?|\.\d+))(?:\s*/\s*(\d+(?:\.\d+)?))?", text)
