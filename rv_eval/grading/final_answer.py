@@ -102,16 +102,28 @@ def boxed_contents(text: str) -> list[tuple[int, str]]:
     """(position, content) of every `\\boxed{…}` / `\\fbox{…}` with balanced braces (`\\{`, `\\}` are text)."""
     out = []
     for m in re.finditer(r"\\(?:boxed|fbox)\s*\{", text):
-        depth, i = 1, m.end()
-        while i < len(text) and depth:
-            if text[i] == "\\":
-                i += 2
-                continue
-            depth += {"{": 1, "}": -1}.get(text[i], 0)
-            i += 1
-        if depth == 0:
-            out.append((m.start(), text[m.end() : i - 1]))
+        end = _box_end(text, m.end(), escapes=True)
+        if end is None:  # `\\boxed{185\\}`: a stray backslash before the closing brace
+            end = _box_end(text, m.end(), escapes=False)
+        if end is not None:
+            out.append((m.start(), text[m.end() : end].rstrip("\\") if text[end - 1 : end] == "\\" else text[m.end() : end]))
     return out
+
+
+def _box_end(text: str, start: int, escapes: bool) -> int | None:
+    """Index of the brace closing a box opened before `start`; escapes: `\\{` `\\}` are text."""
+    depth, i = 1, start
+    limit = min(len(text), start + 5000)
+    while i < limit:
+        ch = text[i]
+        if ch == "\\" and escapes:
+            i += 2
+            continue
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if depth == 0:
+            return i
+        i += 1
+    return None
 
 
 def _boxed(text: str) -> list[Candidate]:

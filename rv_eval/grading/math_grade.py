@@ -194,7 +194,7 @@ def gold_value(gold: str) -> Value:
         listed = [boxes[-1][1]]
         for (p, c), (q, _) in zip(boxes[-2::-1], boxes[:0:-1], strict=False):
             between = text[text.index(c, p) + len(c) + 1 : q]  # from after this box to the next one
-            if re.search(r"[A-Za-z]{2,}", re.sub(r"\\[A-Za-z]+", "", _LIST_JOIN_RE.sub(" ", between))):
+            if not _BOX_JOIN_RE.fullmatch(between):
                 break
             listed.insert(0, c)
         text = ", ".join(listed)
@@ -205,6 +205,11 @@ def gold_value(gold: str) -> Value:
     text = _LIST_JOIN_RE.sub(", ", text).strip(" ,$") if re.search(r"\$.*\$|\b(?:and|or)\b", text) else text
     return candidate_value(Candidate(text, "gold"), keep_equation=True) or Value(text)
 
+
+#: What may stand between two listed boxes of a gold: a unit word and a joiner ("papers and", ", ", "$ and $").
+_BOX_JOIN_RE = re.compile(r"\s*(?:\\text\{\s*)?(?:[A-Za-z]+\s*)?\}?\s*(?:\$|\\\)|\\\()?\s*(?:,|\band\b|\bor\b|\+*)?\s*(?:\$|\\\(|\\\))?\s*\\*")
+
+_LIST_UNIT_RE = re.compile(r"(?<=\d)\s*(?:\\text\{\s*)?(?:km|cm|mm|m|kg|g|cents?|dollars?|units?)\b\}?(?=\s*[,}\])]|\s*$)")
 
 #: "and" inside a listed answer: "19, 46, \\text{ and } 82", "6 \\text{ and } 8", "1, 2, and 3", "$12$ and $13$".
 _IN_LIST_JOIN_RE = re.compile(
@@ -243,6 +248,8 @@ def candidate_value(cand: Candidate, keep_equation: bool = False) -> Value | Non
     """
     whole = cand.source in ("boxed", "gold", "fallback")  # the span is the answer itself
     span = _IN_LIST_JOIN_RE.sub(", ", normalize_span(cand.span))
+    if "," in span:  # a unit after each listed number: "{35 cm, 4}"
+        span = _LIST_UNIT_RE.sub("", span)
     tuple_like = bool(re.search(r"[(\[]", span)) and (whole or bool(re.match(r"\s*[(\[]", span)))
     span = strip_separators(span, commas=not tuple_like).strip()
     for pattern in _NEGATION_RES:
@@ -403,6 +410,7 @@ def _deadline(seconds: float) -> Iterator[None]:
 
 def values_match(pred: Value, gold: Value, config: MathConfig = _DEFAULT) -> bool:
     """Exact comparison for two numbers, math-verify on the two whole expressions otherwise."""
+    pred, gold = _decimal_comma(pred, gold), _decimal_comma(gold, pred)
     if pred.number is not None and gold.number is not None:
         if pred.number == gold.number:
             return True
@@ -413,6 +421,15 @@ def values_match(pred: Value, gold: Value, config: MathConfig = _DEFAULT) -> boo
         if not pred.parsed:
             return False
     return _math_verify(pred.text, gold.text, config, pred.parsed, gold.parsed)
+
+
+def _decimal_comma(value: Value, other: Value) -> Value:
+    """`1,22` against a decimal such as 1.22: the comma can only be a decimal comma there (a
+    thousands group has three digits), so it is read as one."""
+    m = re.fullmatch(r"\s*(-?\d+),(\d{1,2}|\d{4,})\s*", value.text)
+    if not m or value.number is not None or other.number is None or "." not in other.text:
+        return value
+    return Value(value.text, Fraction(f"{m.group(1)}.{m.group(2)}"))
 
 
 def _rounds_to(pred: Value, gold: Fraction) -> bool:

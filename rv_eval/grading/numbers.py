@@ -60,10 +60,14 @@ _JA_FRACTION_ANY_RE = re.compile(r"(\d+)\s*分の\s*(\d+)")
 _BIG_KANJI_RE = re.compile(rf"[0-9.{_KANJI_CHARS}]*[{_KANJI_CHARS}][0-9.{_KANJI_CHARS}]*")
 
 
+_KILO_UNIT_RE = re.compile(r"(\d)\s*千(?=[克米瓦])")
+
+
 def normalize_span(text: str) -> str:
     """Language normalization of an answer span: マイナス/負の as a minus sign, kanji numerals
     (二万五千, 1万2千) as digits, 3分の2 as 2/3."""
     text = _JA_NEGATIVE_RE.sub("-", text)
+    text = _KILO_UNIT_RE.sub(r"\1 k", text)  # 4000千克 is 4000 kg (Chinese drift), not 4,000,000
     text = _BIG_KANJI_RE.sub(lambda m: str(kanji_to_int(m.group(0))) if kanji_to_int(m.group(0)) is not None else m.group(0), text)
     return _JA_FRACTION_ANY_RE.sub(lambda m: f"{m.group(2)}/{m.group(1)}" if int(m.group(1)) else m.group(0), text)
 
