@@ -152,11 +152,15 @@ def _strong_markers(text: str, langs: list[str]) -> list[Candidate]:
         span, complete = _sentence_after(text, m.end())
         if _EMPTY_BOX_RE.search(span) or not _has_answer(span) or _NEGATED_RE.search(span):
             continue  # "The final answer is within \\boxed{}." echoes the instruction
+        if _CHECKING_RE.search(text, max(0, m.start() - 60), m.start()):
+            continue  # "We may check our answer: 17·44 = 748 …" verifies, it does not state
         out.append(Candidate(span, "marker", bool(HEDGE_RE.search(span)), (), m.start(), complete))
     return out
 
 
 _FORMULA_RE = re.compile(r"\$[^$\n]+\$|\\\(|\\\[")
+#: Words before a marker that make its sentence a check of an answer, not a statement of one.
+_CHECKING_RE = re.compile(r"\b(?:check|checking|verify|verifying|confirm|confirming|double-check)\b[^.\n。]*$|(?:確認|検算|検証)[^。\n]*$", re.IGNORECASE)
 _EMPTY_BOX_RE = re.compile(r"\\boxed\s*\{\s*\}")
 
 
