@@ -159,8 +159,8 @@ def _strong_markers(text: str, langs: list[str]) -> list[Candidate]:
 
 
 _FORMULA_RE = re.compile(r"\$[^$\n]+\$|\\\(|\\\[")
-#: Words before a marker that make its sentence a check of an answer, not a statement of one.
-_CHECKING_RE = re.compile(r"\b(?:check|checking|verify|verifying|confirm|confirming|double-check)\b[^.\n。]*$|(?:確認|検算|検証)[^。\n]*$", re.IGNORECASE)
+#: "check our answer: …" makes a marker's sentence a check of an answer, not a statement of one.
+_CHECKING_RE = re.compile(r"\b(?:check|verify|confirm|double-check)(?:ing)?\s+(?:our|the|this|my|that)\s+$", re.IGNORECASE)
 _EMPTY_BOX_RE = re.compile(r"\\boxed\s*\{\s*\}")
 
 
