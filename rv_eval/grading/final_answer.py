@@ -11,11 +11,14 @@ math-verify's own extraction, and the grade says `fallback`.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
 from rv_eval.grading.numbers import EN_NUMBER_WORDS_RE, KANJI_NUMBER_RE, strip_separators
 
+#: A box or final paragraph longer than this is no answer (and would make the regexes slow).
+MAX_SPAN_CHARS = 2000
 #: Only this many trailing characters of a response are searched (the final answer is at the end).
 TAIL_CHARS = 20_000
 
@@ -51,7 +54,7 @@ _WEAK = {
     "ja": r"(?:よって|したがって|従って|ゆえに|故に|以上より|以上から|つまり|合計で|全部で|結果として)",
 }
 HEDGE_RE = re.compile(
-    r"(?:-?\d[\d.,/]*|[}])\s*(?:\bor\b|\band\s*/\s*or\b|または|もしくは|あるいは|[かと]、?(?=\s*-?\d))\s*(?:maybe\s+|perhaps\s+)?[-$\\]?\d"
+    r"(?:(?<![\d.,/])-?\d[\d.,/]*|[}])\s*(?:\bor\b|\band\s*/\s*or\b|または|もしくは|あるいは|[かと]、?(?=\s*-?\d))\s*(?:maybe\s+|perhaps\s+)?[-$\\]?\d"
     r"|\b(?:but|or)\s+(?:it\s+)?(?:could|might|may)\s+(?:also\s+)?be\s+\$?-?\d"
     r"|either\s+\$?-?\d",
     re.IGNORECASE,
@@ -95,46 +98,53 @@ _CORRECTION_RE = re.compile(
 def fallback_span(text: str) -> str:
     """The final paragraph of `text`: math-verify's fallback extraction reads its last expression."""
     paragraphs = [p for p in re.split(r"\n\s*\n", text[-TAIL_CHARS:]) if p.strip()]
-    return paragraphs[-1].strip() if paragraphs else ""
+    return paragraphs[-1].strip()[-MAX_SPAN_CHARS:] if paragraphs else ""
 
 
 def boxed_contents(text: str) -> list[tuple[int, str]]:
-    """(position, content) of every `\\boxed{…}` / `\\fbox{…}` with balanced braces (`\\{`, `\\}` are text)."""
+    """(position, content) of every `\\boxed{…}` / `\\fbox{…}` with balanced braces (`\\{`, `\\}` are
+    text; a box closed only by reading a stray `\\}` as `}` — `\\boxed{185\\}` — is kept too)."""
     out = []
+    strict, loose = None, None
     for m in re.finditer(r"\\(?:boxed|fbox)\s*\{", text):
-        end = _box_end(text, m.end(), escapes=True)
-        if end is None:  # `\\boxed{185\\}`: a stray backslash before the closing brace
-            end = _box_end(text, m.end(), escapes=False)
-        if end is not None:
-            out.append((m.start(), text[m.end() : end].rstrip("\\") if text[end - 1 : end] == "\\" else text[m.end() : end]))
+        strict = strict if strict is not None else _closing_braces(text, escapes=True)
+        end = strict.get(m.end() - 1)
+        if end is None:
+            loose = loose if loose is not None else _closing_braces(text, escapes=False)
+            end = loose.get(m.end() - 1)
+            if end is not None:
+                out.append((m.start(), text[m.end() : end].rstrip("\\")))
+            continue
+        out.append((m.start(), text[m.end() : end]))
     return out
 
 
-def _box_end(text: str, start: int, escapes: bool) -> int | None:
-    """Index of the brace closing a box opened before `start`; escapes: `\\{` `\\}` are text."""
-    depth, i = 1, start
-    limit = min(len(text), start + 5000)
-    while i < limit:
+def _closing_braces(text: str, escapes: bool) -> dict[int, int]:
+    """Index of each `{` -> index of its `}`, in one pass; escapes: `\\{` and `\\}` are text."""
+    pairs, stack, i = {}, [], 0
+    while i < len(text):
         ch = text[i]
         if ch == "\\" and escapes:
             i += 2
             continue
-        depth += {"{": 1, "}": -1}.get(ch, 0)
-        if depth == 0:
-            return i
+        if ch == "{":
+            stack.append(i)
+        elif ch == "}" and stack:
+            pairs[stack.pop()] = i
         i += 1
-    return None
+    return pairs
 
 
 def _boxed(text: str) -> list[Candidate]:
     """Every non-empty box; a box names a hedge when other different boxes share its paragraph."""
-    boxes = [(p, c) for p, c in boxed_contents(text) if c.strip()]
+    boxes = [(p, c) for p, c in boxed_contents(text) if c.strip() and len(c) <= MAX_SPAN_CHARS]
+    breaks = [m.start() for m in re.finditer(r"\n\n", text)]
+    paragraphs: dict[int, dict[str, str]] = {}  # paragraph index -> distinct boxed answers in it, in order
+    for pos, content in boxes:
+        paragraphs.setdefault(bisect.bisect(breaks, pos), {}).setdefault(_squash(content), content)
     out = []
     for pos, content in boxes:
-        para_start = text.rfind("\n\n", 0, pos)
-        para_end = text.find("\n\n", pos)
-        para_end = len(text) if para_end < 0 else para_end
-        same_para = {_squash(c): c for p, c in boxes if para_start < p < para_end}
+        same_para = paragraphs[bisect.bisect(breaks, pos)]
         others = tuple(c for k, c in same_para.items() if k != _squash(content))
         hedged = bool(others) or bool(HEDGE_RE.search(content))
         out.append(Candidate(content, "boxed", hedged, others, pos, True))

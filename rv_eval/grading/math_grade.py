@@ -87,6 +87,7 @@ def grade_math(
     the final paragraph was graded; `correct` says whether it matched).
     """
     config = config or _DEFAULT
+    _load_math_verify()  # its first import and parse take seconds: outside the grade's deadline
     final = strip_reasoning(normalize_response(str(response or "")[-MAX_RESPONSE_CHARS:]))
     if final.unclosed:
         return Grade(False, None, "truncated", stop_reason=stop_reason)
@@ -441,14 +442,22 @@ def _rounds_to(pred: Value, gold: Fraction) -> bool:
 _EXTRACTION = None
 
 
+def _load_math_verify() -> None:
+    """Import math-verify and build its parsers once (a first parse in a fresh process)."""
+    global _EXTRACTION
+    if _EXTRACTION is None:
+        from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
+
+        _EXTRACTION = [LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()]
+        parse("$\\frac{1}{2}$", _EXTRACTION, parsing_timeout=None)
+
+
 def _parse(text: str, wrap: bool = True) -> list:
     """math-verify's parse with both its LaTeX and expression extraction (no own timer: the
     grade's deadline bounds it). wrap: read `text` as one formula."""
-    global _EXTRACTION
-    from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
+    from math_verify import parse
 
-    if _EXTRACTION is None:
-        _EXTRACTION = [LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()]
+    _load_math_verify()
     target = f"${text}$" if wrap else text
     try:
         return parse(target, _EXTRACTION, parsing_timeout=None)

@@ -20,7 +20,7 @@ _KANJI_BIG_UNITS = {"万": 10**4, "萬": 10**4, "億": 10**8, "兆": 10**12}
 _KANJI_CHARS = "".join([*_KANJI_DIGITS, *_KANJI_SMALL_UNITS, *_KANJI_BIG_UNITS])
 
 #: A number written with kanji numerals, possibly mixed with ASCII digits ("1万2千", "2万5000").
-KANJI_NUMBER_RE = re.compile(rf"(?:[0-9.]*[{_KANJI_CHARS}])+[0-9]*|[0-9.]+(?=[{_KANJI_CHARS}])")
+KANJI_NUMBER_RE = re.compile(rf"(?<![0-9.])(?:(?:[0-9.]*[{_KANJI_CHARS}])+[0-9]*|[0-9.]+(?=[{_KANJI_CHARS}]))")
 
 #: A plain decimal number, optionally signed, with optional thousands separators.
 NUMBER_RE = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
@@ -56,8 +56,8 @@ def normalize_response(text: str) -> str:
 
 
 _JA_NEGATIVE_RE = re.compile(r"(?:マイナス|負の)\s*")
-_JA_FRACTION_ANY_RE = re.compile(r"(\d+)\s*分の\s*(\d+)")
-_BIG_KANJI_RE = re.compile(rf"[0-9.{_KANJI_CHARS}]*[{_KANJI_CHARS}][0-9.{_KANJI_CHARS}]*")
+_JA_FRACTION_ANY_RE = re.compile(r"(?<!\d)(\d+)\s*分の\s*(\d+)")
+_BIG_KANJI_RE = re.compile(rf"(?<![0-9.{_KANJI_CHARS}])[0-9.{_KANJI_CHARS}]*[{_KANJI_CHARS}][0-9.{_KANJI_CHARS}]*")
 
 
 _KILO_UNIT_RE = re.compile(r"(\d)\s*千(?=[克米瓦])")
@@ -143,7 +143,7 @@ _EN_TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty
 _EN_SCALES = {"hundred": 100, "thousand": 10**3, "million": 10**6, "billion": 10**9}
 #: A number written in English words ("eighteen", "twenty-five", "one hundred and two", "1 million").
 EN_NUMBER_WORDS_RE = re.compile(
-    r"(?:\d+(?:\.\d+)?\s+(?:hundred|thousand|million|billion)\b|"
+    r"(?:(?<![\d.])\d+(?:\.\d+)?\s+(?:hundred|thousand|million|billion)\b|"
     r"\b(?:" + "|".join([*_EN_UNITS, *_EN_TENS, *_EN_SCALES]) + r")\b(?:[\s-]+(?:and\s+)?(?:"
     + "|".join([*_EN_UNITS, *_EN_TENS, *_EN_SCALES]) + r")\b)*)",
     re.IGNORECASE,
@@ -175,4 +175,4 @@ def words_to_number(text: str) -> Fraction | None:
 
 
 #: A Japanese fraction "3分の2" (= 2/3).
-JA_FRACTION_RE = re.compile(r"(\d+)\s*分の\s*(\d+)")
+JA_FRACTION_RE = re.compile(r"(?<!\d)(\d+)\s*分の\s*(\d+)")
