@@ -72,3 +72,12 @@ def test_grade_carries_normalized_answer_and_stop_reason():
     assert grade_math("The answer is $\\frac{1}{2}$.", "0.5").answer == grade_math("The answer is 0.5.", "1/2").answer
     cut = grade_math("We multiply: 40 * 40 = 16", "1600", stop_reason="length")
     assert (cut.correct, cut.reason, cut.stop_reason) == (False, "truncated", "length")
+
+
+def test_majority_vote_counts_one_answer_written_three_ways():
+    """maj@k votes on the normalized answer: 1/2 written as \\frac{1}{2}, \\dfrac12 and 0.5 is one vote."""
+    from rv_eval.tasks import majority_correct
+
+    responses = ["$\\boxed{\\frac{1}{2}}$", "$\\boxed{\\dfrac12}$", "The answer is 0.5.", "The answer is 7.", "The answer is 7."]
+    graded = [vars(grade_math(r, "\\frac{1}{2}")) for r in responses]
+    assert majority_correct(graded) == 1.0

@@ -11,10 +11,12 @@ import numpy as np
 from rv_eval.errors import UserError
 
 
-def vote_column(columns) -> str:
-    """The column maj@k votes on: the normalized parsed `answer` where a results folder has it,
-    else the raw `extracted` text (results written before answers were normalized)."""
-    return "answer" if "answer" in columns else "extracted"
+def vote_series(df):
+    """Per sample, what maj@k votes on: the normalized parsed `answer` where the samples table has
+    one, else the raw `extracted` text (results written before answers were normalized)."""
+    if "answer" in df.columns:
+        return df["answer"].fillna(df["extracted"])
+    return df["extracted"]
 
 
 def vote_value(grade: dict) -> str | None:
