@@ -221,6 +221,9 @@ def _weak_markers(text: str, langs: list[str]) -> list[Candidate]:
         line_end = text.find("\n", offset + m.end())
         if line_end >= 0 and _FORMULA_RE.search(text, line_end):
             continue  # a formula on a later line is the more final statement ("全部で10通り…\n確率は $\\frac{1}{10}$")
+        para_end = text.find("\n\n", offset + m.end())
+        if para_end >= 0 and re.search(r"\d", text[para_end:]):
+            continue  # so is a number in a later paragraph: the final paragraph speaks last
         if _NUMBERISH_RE.search(strip_separators(span)) or "$" in span or "\\(" in span or EN_NUMBER_WORDS_RE.search(span):
             out.append(Candidate(span, "conclusion", bool(HEDGE_RE.search(span)), (), offset + m.start(), complete))
     return out

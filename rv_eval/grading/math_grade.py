@@ -147,6 +147,8 @@ def _hedge_names_gold_set(cand: Candidate, value: Value, gold_v: Value, config: 
     return _math_verify(", ".join(v.text for v in values), gold_v.text, config)
 
 
+_TIME_RE = re.compile(r"(?<![\d:.])\d{1,2}:\d{2}(?::\d{2})?(?![\d:])")
+
 #: Where CJK text touches a number: math-verify's extraction wants a word boundary there.
 _CJK_GLUE_RE = re.compile(r"(?<=[\u3000-\u30ff\u4e00-\u9fff])(?=[-\d$¥\\])|(?<=[\d}$])(?=[\u3000-\u30ff\u4e00-\u9fff])")
 
@@ -173,6 +175,9 @@ def fallback_value(text: str, keep_equation: bool = False) -> Value | None:
         words = EN_NUMBER_WORDS_RE.fullmatch(para.strip(" .")) is not None
         if value is not None and (words or (not _has_words(para) and (value.number is not None or _parse(value.text)))):
             return value
+    times = list(_TIME_RE.finditer(para))
+    if times and not re.search(r"\d", para[times[-1].end() :]):  # a clock time ends it: "starts at 12:00."
+        return Value(times[-1].group(0))
     para = _CJK_GLUE_RE.sub(" ", normalize_span(para)).replace("¥", "")
     parsed = _parse(para, wrap=False)
     if not re.search(r"\$|\\\(|\\\[", para) and "\\" in para:
