@@ -81,3 +81,12 @@ def test_majority_vote_counts_one_answer_written_three_ways():
     responses = ["$\\boxed{\\frac{1}{2}}$", "$\\boxed{\\dfrac12}$", "The answer is 0.5.", "The answer is 7.", "The answer is 7."]
     graded = [vars(grade_math(r, "\\frac{1}{2}")) for r in responses]
     assert majority_correct(graded) == 1.0
+
+
+def test_power_tower_is_bounded_in_a_worker_thread():
+    """Off the main thread there is no SIGALRM: the tower must still never be evaluated."""
+    out = []
+    t = threading.Thread(target=lambda: out.append(grade_math("$\\boxed{9^{9^{9^{9}}}}$", "18")), daemon=True)
+    t.start()
+    t.join(timeout=10)
+    assert out and not out[0].correct
