@@ -126,25 +126,25 @@ def _clip(value: Value) -> Value:
 def _judge(cand: Candidate, value: Value, gold_v: Value, config: MathConfig) -> Grade:
     answer = answer_text(value)
     if cand.hedged and not _same_answers(cand, value, config):
-        if _hedge_names_gold_set(cand, value, gold_v, config):
-            return Grade(True, value.text, "ok", answer=answer_text(gold_v))
+        listed = _listed_answers(cand)
+        if listed is not None and re.search(r",|\\cup|\\{", gold_v.text) and values_match(listed, gold_v, config):
+            return Grade(True, listed.text, "ok", answer=answer_text(listed))  # the gold is that list
         return Grade(False, value.text, "hedged", answer=answer)
     correct = values_match(value, gold_v, config)
     return Grade(correct, value.text, "ok" if correct else "mismatch", answer=answer)
 
 
-def _hedge_names_gold_set(cand: Candidate, value: Value, gold_v: Value, config: MathConfig) -> bool:
-    """Two or more stated answers are right when the gold is exactly that list or set (`1, 2`)."""
-    if not re.search(r",|\\cup|\\{", gold_v.text):
-        return False
+def _listed_answers(cand: Candidate) -> Value | None:
+    """The stated answers of a hedged candidate as one list (`\\boxed{1} and \\boxed{2}` -> "1, 2"),
+    or None; it is right only when the gold is exactly that list or set."""
     if cand.source == "boxed" and cand.alternatives:
         members = [*cand.alternatives, cand.span]
     else:
         members = re.split(r"\s*(?:,|\band\b|\bor\b|と|または|、)\s*", strip_separators(cand.span))
     values = [candidate_value(Candidate(m, "boxed")) for m in members if m.strip()]
     if len(values) < 2 or any(v is None for v in values):
-        return False
-    return _math_verify(", ".join(v.text for v in values), gold_v.text, config)
+        return None
+    return Value(", ".join(v.text for v in values))
 
 
 _TIME_RE = re.compile(r"(?<![\d:.])\d{1,2}:\d{2}(?::\d{2})?(?![\d:])")
