@@ -1,8 +1,8 @@
 """Number normalization for answers: NFKC, separators, units, currency, kanji numerals.
 
-Everything here works on a single candidate answer (already cut out of the response), never on
-a whole response: it turns "1,234円", "１８", "二万五千", "$18.00", "025" or "{,}"-separated LaTeX
-into a plain number string that the comparison step can read.
+`normalize_response` prepares a whole response (superscripts, NFKC); everything else works on a
+single candidate answer (already cut out of the response): it turns "1,234円", "１８", "二万五千",
+"マイナス8", "3分の2", "$18.00", "025" or "{,}"-separated LaTeX into text the comparison step reads.
 """
 
 from __future__ import annotations
@@ -56,7 +56,6 @@ def normalize_response(text: str) -> str:
 
 
 _JA_NEGATIVE_RE = re.compile(r"(?:マイナス|負の)\s*")
-_JA_FRACTION_ANY_RE = re.compile(r"(?<!\d)(\d+)\s*分の\s*(\d+)")
 _BIG_KANJI_RE = re.compile(rf"(?<![0-9.{_KANJI_CHARS}])[0-9.{_KANJI_CHARS}]*[{_KANJI_CHARS}][0-9.{_KANJI_CHARS}]*")
 
 
@@ -69,7 +68,7 @@ def normalize_span(text: str) -> str:
     text = _JA_NEGATIVE_RE.sub("-", text)
     text = _KILO_UNIT_RE.sub(r"\1 k", text)  # 4000千克 is 4000 kg (Chinese drift), not 4,000,000
     text = _BIG_KANJI_RE.sub(lambda m: str(kanji_to_int(m.group(0))) if kanji_to_int(m.group(0)) is not None else m.group(0), text)
-    return _JA_FRACTION_ANY_RE.sub(lambda m: f"{m.group(2)}/{m.group(1)}" if int(m.group(1)) else m.group(0), text)
+    return JA_FRACTION_RE.sub(lambda m: f"{m.group(2)}/{m.group(1)}" if int(m.group(1)) else m.group(0), text)
 
 
 def strip_separators(text: str, commas: bool = True) -> str:
