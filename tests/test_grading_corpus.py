@@ -1,7 +1,7 @@
 """Agreement of rv-eval's graders with the labeled corpus, against three baselines.
 
 Baselines: the papers' substring check, lm-eval's gsm8k/mgsm flexible-extract regex (with its
-exact_match settings) and plain math-verify. Goal (issue 3): >= 98% agreement on math in each
+exact_match settings) and plain math-verify. Goal (issues 3, 10): >= 99% agreement on math in each
 language, above every baseline. The table is printed (pytest -s) and asserted.
 """
 
@@ -26,7 +26,7 @@ from rv_eval.grading import (
 )
 from rv_eval.grading.baselines import flexible_extract_correct, math_verify_correct, substring_correct
 
-MATH_GOAL = 0.98
+MATH_GOAL = 0.99
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_math_agreement_beats_every_baseline(math_items, lang):
 
 def test_math_disagreements_are_listed(math_items):
     wrong = [(it.id, it.trap) for it in math_items if _grade(it).correct != it.correct]
-    assert len(wrong) <= 0.02 * len(math_items), wrong
+    assert len(wrong) <= 0.01 * len(math_items), wrong
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
