@@ -22,8 +22,10 @@ if TYPE_CHECKING:  # pandas is imported only where frames are built: graders sta
 class Grade:
     """A grader's verdict on one response.
 
-    reason is one of: ok, mismatch, no_answer, unclosed_think, hedged, timeout, last_number
-    (correct or not, but only a bare last number was found), error, and for code:
+    reason is one of: ok, mismatch, no_answer, hedged, timeout, truncated (cut off at the token
+    limit, or a reasoning block never closed, with no complete final statement before the cut),
+    fallback (correct or not, but no answer marker was found: math-verify's reading of the final
+    paragraph was graded), error; older results may hold unclosed_think and last_number; for code:
     test_failed, syntax_error, runtime_error, timeout, memory, output_limit, crashed,
     exited_early (left before its tests finished), no_code. See docs/grading.md.
     """
@@ -31,6 +33,8 @@ class Grade:
     correct: bool
     extracted: str | None
     reason: str
+    answer: str | None = None  # the normalized parsed answer as text ("1/2"), what maj@k votes on
+    stop_reason: str | None = None  # why generation stopped: "stop", "length" or None (unknown)
 
 
 @dataclass

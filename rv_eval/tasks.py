@@ -156,7 +156,7 @@ def grade_sample(task: str, doc: dict[str, Any], response: str) -> dict[str, Any
     from rv_eval.grading import response_language
 
     g = grade_response(task, doc, response)
-    return {"correct": bool(g.correct), "extracted": g.extracted, "reason": g.reason,
+    return {"correct": bool(g.correct), "extracted": g.extracted, "answer": g.answer, "reason": g.reason,
             "response_lang": response_language(response)}
 
 
@@ -176,8 +176,10 @@ def score_doc(doc: dict[str, Any], responses: list[str]) -> dict[str, Any]:
 
 def majority_correct(graded: list[dict[str, Any]]) -> float:
     """1.0 if the most frequent extracted answer (first seen wins ties) is graded correct, else 0.0."""
-    answers = [g["extracted"] for g in graded if g["extracted"] not in (None, "")]
+    from rv_eval.grading.passk import vote_value
+
+    answers = [vote_value(g) for g in graded if vote_value(g)]
     if not answers:
         return 0.0
     top = collections.Counter(answers).most_common(1)[0][0]
-    return float(any(g["correct"] for g in graded if g["extracted"] == top))
+    return float(any(g["correct"] for g in graded if vote_value(g) == top))

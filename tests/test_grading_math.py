@@ -22,7 +22,7 @@ CASES = [
     ("She had 18 apples, then bought 3 more. The answer is 21.", "18", "en", False, "mismatch"),
     ("So the answer is \\boxed{18}.", "18", "en", True, "ok"),
     ("<think>maybe 12</think>The answer is 18", "18", "en", True, "ok"),
-    ("<think>the answer is 18 so far", "18", "en", False, "unclosed_think"),
+    ("<think>the answer is 18 so far", "18", "en", False, "truncated"),
     ("The answer is 12 or 18.", "18", "en", False, "hedged"),
     ("\\boxed{12} or \\boxed{18}", "18", "en", False, "hedged"),
     ("The final answer is $\\frac{1}{2}$", "\\frac{1}{2}", "en", True, "ok"),
@@ -31,7 +31,7 @@ CASES = [
     ("Answer: 18.0", "18", "en", True, "ok"),
     ("The total is \\boxed{1{,}234}", "1234", "en", True, "ok"),
     ("Total: $1,234 dollars. **Answer: $1,234**", "1234", "en", True, "ok"),
-    ("5 cats and 13 dogs make 18", "18", "en", True, "last_number"),
+    ("5 cats and 13 dogs make 18", "18", "en", True, "fallback"),
     ("I am not sure how to solve this.", "18", "en", False, "no_answer"),
     ("", "18", "en", False, "no_answer"),
     ("\\boxed{(3, \\frac{\\pi}{2})}", "\\left( 3, \\frac{\\pi}{2} \\right)", "en", True, "ok"),
@@ -57,3 +57,36 @@ def test_works_in_a_thread_without_signal_errors():
     t.start()
     t.join()
     assert out[0].correct
+
+
+def test_power_tower_is_graded_in_bounded_time():
+    """sympy.N on 9^{9^{9^9}} never returned; the grade now ends well inside its deadline."""
+    import time
+
+    start = time.monotonic()
+    grade = grade_math("The answer is $\\boxed{9^{9^{9^{9}}}}$.", "18")
+    assert not grade.correct and time.monotonic() - start < 5
+
+
+def test_grade_carries_normalized_answer_and_stop_reason():
+    assert grade_math("The answer is $\\frac{1}{2}$.", "0.5").answer == grade_math("The answer is 0.5.", "1/2").answer
+    cut = grade_math("We multiply: 40 * 40 = 16", "1600", stop_reason="length")
+    assert (cut.correct, cut.reason, cut.stop_reason) == (False, "truncated", "length")
+
+
+def test_majority_vote_counts_one_answer_written_three_ways():
+    """maj@k votes on the normalized answer: 1/2 written as \\frac{1}{2}, \\dfrac12 and 0.5 is one vote."""
+    from rv_eval.tasks import majority_correct
+
+    responses = ["$\\boxed{\\frac{1}{2}}$", "$\\boxed{\\dfrac12}$", "The answer is 0.5.", "The answer is 7.", "The answer is 7."]
+    graded = [vars(grade_math(r, "\\frac{1}{2}")) for r in responses]
+    assert majority_correct(graded) == 1.0
+
+
+def test_power_tower_is_bounded_in_a_worker_thread():
+    """Off the main thread there is no SIGALRM: the tower must still never be evaluated."""
+    out = []
+    t = threading.Thread(target=lambda: out.append(grade_math("$\\boxed{9^{9^{9^{9}}}}$", "18")), daemon=True)
+    t.start()
+    t.join(timeout=10)
+    assert out and not out[0].correct

@@ -127,6 +127,8 @@ def serve(read_fd: int, write_fd: int, memory_mb: int | None) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     logging.getLogger("math_verify").setLevel(logging.ERROR)
     inbox, outbox = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
+    _warm_up()
+    outbox.send(READY)  # the parent starts an item's clock only now, not during our start-up
     while True:
         try:
             msg = inbox.recv()
@@ -143,6 +145,20 @@ def serve(read_fd: int, write_fd: int, memory_mb: int | None) -> None:
             log.warning("grading item %d failed: %r", idx, e)
             grade = Grade(False, None, "error")
         outbox.send((idx, grade))
+
+
+READY = "ready"
+STARTUP_TIMEOUT_S = 120.0  # a worker's start-up (interpreter, sympy, math-verify) on a busy machine
+
+
+def _warm_up() -> None:
+    """Import the graders' heavy libraries once, so that no item's time limit pays for them."""
+    try:
+        from rv_eval.grading.math_grade import grade_math
+
+        grade_math("The answer is $\\frac{1}{2}$.", "1/2")
+    except Exception as e:  # the items themselves will report what is broken
+        log.warning("grading worker warm-up failed: %r", e)
 
 
 class _Worker:
@@ -166,6 +182,18 @@ class _Worker:
         self.conn = Connection(from_child_r, writable=False)
         self.job: int | None = None
         self.deadline = 0.0
+        self.ready = False
+
+    def wait_ready(self) -> None:
+        """Wait (bounded) until the worker has finished starting up; a dead worker is noticed later."""
+        if self.ready:
+            return
+        self.ready = True
+        try:
+            if self.conn.poll(STARTUP_TIMEOUT_S):
+                self.conn.recv()
+        except (EOFError, OSError):
+            pass  # it died while starting: _collect sees its closed pipe and replaces it
 
     def send(self, msg: object) -> None:
         """Send one message (an item or the stop signal None) to the worker."""
@@ -206,6 +234,7 @@ class _Pool:
             self.workers[i].kill()
             self.workers[i] = _Worker(self.config.memory_mb)
         w = self.workers[i]
+        w.wait_ready()
         w.job, w.deadline = idx, time.monotonic() + _item_timeout(items[idx], self.config)
         self.seconds[idx] = time.monotonic()
         try:

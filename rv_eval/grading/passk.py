@@ -11,6 +11,19 @@ import numpy as np
 from rv_eval.errors import UserError
 
 
+def vote_series(df):
+    """Per sample, what maj@k votes on: the normalized parsed `answer` where the samples table has
+    one, else the raw `extracted` text (results written before answers were normalized)."""
+    if "answer" in df.columns:
+        return df["answer"].fillna(df["extracted"])
+    return df["extracted"]
+
+
+def vote_value(grade: dict) -> str | None:
+    """One graded sample's vote: its normalized `answer`, else its `extracted` text."""
+    return grade.get("answer") or grade.get("extracted") or None
+
+
 def pass_at_k(n: int, c: int, k: int) -> float:
     """1 - C(n-c, k) / C(n, k), computed as a stable product; needs 0 <= c <= n and 1 <= k <= n."""
     if not (0 <= c <= n) or not (1 <= k <= n):

@@ -25,7 +25,7 @@ from rv_eval.report import stats_calls
 from rv_eval.schema import RunMeta
 
 LANG_ORDER = {"ja": 0, "en": 1}
-NO_ANSWER_REASONS = {"no_answer", "unclosed_think", "no_code", "hedged"}
+NO_ANSWER_REASONS = {"no_answer", "unclosed_think", "truncated", "no_code", "hedged"}
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ def summarize(df: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     (see `proportion_ci`).
     seed_sd: sd across seeds of the per-seed accuracy (NaN with one seed), reported separately.
     k: responses per question (seeds x samples, the smallest over questions); pass_at_k and
-    maj_at_k (majority vote over extracted answers; ties count as the expected share correct).
+    maj_at_k (majority vote over normalized answers, else extracted ones; ties count as the expected share correct).
     lang_fidelity: share of responses written in the task's language.
     """
     df = check_samples_frame(df)
@@ -72,8 +72,11 @@ def _seed_sd(df: pd.DataFrame) -> pd.Series:
 
 
 def _maj_at_k(df: pd.DataFrame, q: pd.DataFrame) -> pd.Series:
-    voted = df[df["extracted"].notna()]
-    votes = voted.groupby([*QUESTION, "extracted"], observed=True)["correct"].agg(["size", "mean"])
+    from rv_eval.grading.passk import vote_series
+
+    df = df.assign(_vote=vote_series(df))
+    voted = df[df["_vote"].notna()]
+    votes = voted.groupby([*QUESTION, "_vote"], observed=True)["correct"].agg(["size", "mean"])
     top = votes["size"].groupby(level=[0, 1, 2], observed=True).transform("max")
     winners = votes[votes["size"] == top]["mean"].groupby(level=[0, 1, 2], observed=True).mean()
     per_q = q.set_index(QUESTION).join(winners.rename("maj"))["maj"].fillna(0.0)
