@@ -74,6 +74,7 @@ def _grade_frame(df: pd.DataFrame, task: str, grade: SampleGrader) -> None:
     reason = [g.reason for g in grades]
     lang = [response_language(r) for r in responses]
     df["extracted"] = pd.array(extracted, dtype="string")
+    df["answer"] = pd.array([g.answer for g in grades], dtype="string")
     df["correct"] = correct
     df["reason"] = pd.array(reason, dtype="string")
     df["response_lang"] = pd.array(lang, dtype="string")
@@ -111,7 +112,7 @@ def _import_file(store: Store, path: Path, model: str | None, seed: int, task: s
     data = path.read_bytes()
     rows, docs = _import_rows(path, data.decode("utf-8"), cell)
     for row, g in zip(rows, grade.grade(task_name, docs, [r["response"] for r in rows]), strict=True):
-        row.update(extracted=g.extracted, correct=bool(g.correct), reason=g.reason)
+        row.update(extracted=g.extracted, answer=g.answer, correct=bool(g.correct), reason=g.reason)
     df = samples_frame(rows)
     df["doc_json"] = [r["_doc_json"] for r in rows]
     fp = "import:" + sha256_bytes(data)

@@ -436,6 +436,6 @@ def _rows(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, requests: list[Any]
                 "gold": str(doc.get("gold", "")), "extracted": g.extracted, "correct": bool(g.correct),
                 "reason": g.reason, "response_lang": response_language(response),
                 "n_prompt_tokens": n_prompt, "n_gen_tokens": n_gen, "gen_seconds": seconds,
-                "stop_reason": stops[j * k + s], "_doc_json": doc_json,
+                "stop_reason": stops[j * k + s], "answer": g.answer, "_doc_json": doc_json,
             })
     return rows

@@ -65,12 +65,13 @@ class Sample:
     n_gen_tokens: int
     gen_seconds: float  # wall time of the cell's generation divided evenly among its samples
     stop_reason: str | None = None  # why generation ended: "stop" (EOS / stop string), "length" (token budget); None: unknown
+    answer: str | None = None  # the grader's normalized parsed answer (what maj@k votes on); None: none or unknown
 
 
 SAMPLE_COLUMNS: list[str] = list(Sample.__dataclass_fields__)
 #: Columns added after the first results folders were written: older cells and frames lack them and
 #: read back as missing values (None).
-LATER_COLUMNS: tuple[str, ...] = ("stop_reason",)
+LATER_COLUMNS: tuple[str, ...] = ("stop_reason", "answer")
 
 SAMPLE_DTYPES: dict[str, str] = {
     "grid": "string",
@@ -97,6 +98,7 @@ SAMPLE_DTYPES: dict[str, str] = {
     "n_gen_tokens": "int64",
     "gen_seconds": "float64",
     "stop_reason": "string",
+    "answer": "string",
 }
 
 

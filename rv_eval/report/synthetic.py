@@ -116,6 +116,7 @@ def _cell(rng, spec, pool, task, split, serves, lang, difficulty, gold, name, ve
         "response": pd.Series(response, dtype=object), "gold": gold[q].astype(str), "extracted": extracted, "correct": correct,
         "reason": reason, "response_lang": resp_lang, "n_prompt_tokens": 40,
         "n_gen_tokens": [len(pool[p]) // 4 for p in picks], "gen_seconds": 0.01, "stop_reason": "stop",
+        "answer": extracted,
     })
 
 

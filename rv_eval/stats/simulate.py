@@ -67,6 +67,7 @@ def frame(
         "n_gen_tokens": 0,
         "gen_seconds": 0.0,
         "stop_reason": "stop",
+        "answer": ext,
     }
     df = pd.DataFrame({c: cols[c] for c in SAMPLE_COLUMNS}, index=pd.RangeIndex(len(ok)))
     return df.astype(SAMPLE_DTYPES)
