@@ -10,8 +10,8 @@ benchmarks/stats_calibration.py (full counts).
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
 from scipy.optimize import brentq
+from scipy.special import expit
 
 _GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(201)
 _GH_W = _GH_W / _GH_W.sum()

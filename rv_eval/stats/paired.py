@@ -10,6 +10,7 @@ import pandas as pd
 
 from rv_eval.errors import UserError
 from rv_eval.schema import check_samples_frame
+from rv_eval.stats.intervals import _no_disagreement_ci
 from rv_eval.stats.loading import filter_tasks
 from rv_eval.stats.power import mde_from_sd, mde_mcnemar
 from rv_eval.stats.questions import question_table
@@ -107,6 +108,8 @@ def _compare_one(
         mde = mde_from_sd(float(np.std(d, ddof=1)) if d.size > 1 else float("nan"), d.size)
     if d.size == 1:
         p = float("nan")
+    elif d.size > 1 and np.ptp(d) == 0:
+        lo, hi = _no_disagreement(float(d[0]), d.size, p, lo, hi, level)
     return {
         "task": task,
         "n_questions": len(j),
@@ -120,6 +123,21 @@ def _compare_one(
         "p_value": p if d.size else float("nan"),
         "mde": mde,
     }
+
+
+def _no_disagreement(d: float, n: int, p: float, lo: float, hi: float, level: float) -> tuple[float, float]:
+    """Widen the interval where every question shows the same difference d (e.g. identical models).
+
+    The test's own interval is then a point: nothing varies. The share of questions on which the
+    models could differ is bounded by the exact upper limit for 0 of n (`_no_disagreement_ci`);
+    the union of both intervals is reported, kept on the side of 0 where the test puts it.
+    """
+    b_lo, b_hi = _no_disagreement_ci(d, n, level)
+    lo2, hi2 = min(lo, b_lo), max(hi, b_hi)
+    if p <= 1 - level:  # the test rejects: 0 stays outside
+        lo2 = lo2 if lo2 > 0 or d < 0 else lo
+        hi2 = hi2 if hi2 < 0 or d > 0 else hi
+    return lo2, hi2
 
 
 def _select(df: pd.DataFrame, split: str | None, tasks: list[str] | None) -> pd.DataFrame:

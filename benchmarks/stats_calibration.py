@@ -1,0 +1,133 @@
+"""Calibration of rv-eval's statistics by an independent simulation; prints JSON.
+
+    PYTHONPATH=. python benchmarks/stats_calibration.py [--reps 4000] [--quick]
+
+Data come from tests/stats_sim.py (logit-normal question difficulty, σ = 2.5, or the README's
+Beta planning model; Bernoulli responses per seed and sample given each question's probability),
+which shares no code with `rv_eval.stats`. Each figure is a rate over `reps` simulated
+benchmarks with its Monte-Carlo standard error sqrt(rate (1 - rate) / reps). The estimand is the
+question population's mean (a benchmark is a sample of questions). tests/test_stats_*.py run the
+same functions with small replication counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from rv_eval.stats.intervals import proportion_ci  # noqa: E402
+from rv_eval.stats.power import DesignAssumptions, mde_design  # noqa: E402
+from rv_eval.stats.significance import mcnemar_exact_pvalue, mcnemar_test, sign_flip_test  # noqa: E402
+from tests.stats_sim import beta_pair, logit_normal, paired_logit_normal, per_question_accuracy  # noqa: E402
+
+README_SIZES = {"AIME24": 30, "GSM8K": 1319, "MGSM": 250, "HumanEval": 164, "SciQ": 1000, "BBH": 6511}
+
+
+def _rate(hits: np.ndarray) -> dict[str, float]:
+    r = float(np.mean(hits))
+    return {"rate": round(r, 4), "mc_se": round(math.sqrt(r * (1 - r) / hits.size), 4), "reps": int(hits.size)}
+
+
+def accuracy_coverage(reps: int, n: int, m: int, acc: float, sigma: float = 2.5, seed: int = 0) -> dict:
+    """Coverage of the accuracy CI (summarize's) of the population accuracy `acc`."""
+    rng = np.random.default_rng(seed)
+    v = per_question_accuracy(rng, logit_normal(rng, (reps, n), acc, sigma), m, 1)
+    _, _, lo, hi = proportion_ci(v)
+    return _rate((lo <= acc) & (acc <= hi))
+
+
+def _paired(d: np.ndarray, xb: np.ndarray, xc: np.ndarray, m: int, i: int, flips: int):
+    if m == 1:
+        return mcnemar_test(xb, xc)
+    return sign_flip_test(d, n_resamples=flips, rng=np.random.default_rng(i))
+
+
+def paired_coverage(reps: int, n: int, m: int, base: float, shift: float, seed: int = 0, flips: int = 999) -> dict:
+    """Coverage of the paired interval of the population difference, and its agreement with the test."""
+    rng = np.random.default_rng(seed)
+    pb, pc, truth = paired_logit_normal(rng, (reps, n), base, shift)
+    xb, xc = per_question_accuracy(rng, pb, m, 1), per_question_accuracy(rng, pc, m, 1)
+    cover, agree = np.zeros(reps, bool), np.zeros(reps, bool)
+    for i in range(reps):
+        p, lo, hi = _paired(xc[i] - xb[i], xb[i], xc[i], m, i, flips)
+        cover[i] = lo <= truth <= hi
+        agree[i] = (p <= 0.05) == (not lo <= 0 <= hi)
+    return {**_rate(cover), "truth": round(truth, 4), "agreement": float(agree.mean())}
+
+
+def power_at_mde(reps: int, n: int, seeds: int, a: DesignAssumptions | None = None, seed: int = 0,
+                 flips: int = 999) -> dict:
+    """Rejection rate of the test that runs at the design MDE it reports (target 80%)."""
+    a = a or DesignAssumptions()
+    mde = mde_design(n, seeds, a=a)
+    rng = np.random.default_rng(seed)
+    pb, pc = beta_pair(rng, (reps, n), a.p, a.icc, a.r, mde)
+    xb, xc = per_question_accuracy(rng, pb, seeds, 1), per_question_accuracy(rng, pc, seeds, 1)
+    if seeds == 1:
+        rej = np.array([mcnemar_exact_pvalue(xb[i], xc[i]) <= 0.05 for i in range(reps)])
+    else:
+        rej = np.array([
+            sign_flip_test(xc[i] - xb[i], n_resamples=flips, rng=np.random.default_rng(i))[0] <= 0.05
+            for i in range(reps)
+        ])
+    return {**_rate(rej), "mde_points": round(100 * mde, 1)}
+
+
+def gate_rates(reps: int, n: int, seeds: int, p: float = 0.5, seed: int = 0, flips: int = 999) -> dict:
+    """The check verdicts at margin = design MDE: identical candidate, and a true drop of 2x the margin."""
+    a = DesignAssumptions(p=p)
+    margin = mde_design(n, seeds, a=a)
+    rng = np.random.default_rng(seed)
+    out = {"margin_points": round(100 * margin, 1)}
+    for name, r, delta in (("identical", 1.0, 0.0), ("drop_2x_margin", a.r, -2 * margin)):
+        pb, pc = beta_pair(rng, (reps, n), a.p, a.icc, r, delta)
+        xb, xc = per_question_accuracy(rng, pb, seeds, 1), per_question_accuracy(rng, pc, seeds, 1)
+        verdicts = []
+        for i in range(reps):
+            _, lo, hi = _paired(xc[i] - xb[i], xb[i], xc[i], seeds, i, flips)
+            verdicts.append("pass" if lo > -margin else "regression" if hi < -margin else "inconclusive")
+        v = np.array(verdicts)
+        out[name] = {k: _rate(v == k) for k in ("pass", "regression", "inconclusive")}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--reps", type=int, default=4000)
+    ap.add_argument("--quick", action="store_true", help="the headline settings only")
+    args = ap.parse_args()
+    t0, r = time.perf_counter(), args.reps
+    res: dict[str, object] = {"reps": r}
+    res["accuracy_ci_n30"] = {
+        f"acc{acc}_m{m}_sigma{s}": accuracy_coverage(r, 30, m, acc, s, seed=i)
+        for i, (acc, m, s) in enumerate(
+            (acc, m, s) for s in (2.5, 1.0) for acc in (0.05, 0.15, 0.3, 0.5) for m in (1, 2, 4, 8, 32)
+        )
+    }
+    pr = max(r // 4, 200)
+    res["paired_ci_n30_15pct"] = {
+        f"m{m}_shift{sh}": paired_coverage(pr, 30, m, 0.15, sh, seed=m) for m in (1, 4, 8) for sh in (0.5, -0.5)
+    }
+    seeds = (1, 8)
+    res["power_at_mde"] = {
+        f"{task}_{k}seeds": power_at_mde(pr if n <= 1319 else max(pr // 4, 200), n, k, seed=k)
+        for task, n in README_SIZES.items() for k in seeds
+        if not args.quick or task in ("AIME24", "MGSM")
+    }
+    res["gate_at_mde_margin"] = {
+        f"n{n}_s{k}": gate_rates(pr, n, k, seed=n) for n, k in ((30, 8), (250, 4), (30, 1))
+    }
+    res["seconds"] = round(time.perf_counter() - t0, 1)
+    print(json.dumps(res, indent=1))
+
+
+if __name__ == "__main__":
+    main()
