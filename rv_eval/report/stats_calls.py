@@ -49,6 +49,22 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     return stats.summarize(df)
 
 
+def macro_averages(df: pd.DataFrame, groups: dict[str, list[str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Per (model, group name): the macro average over the group's test tasks, {m, lo, hi, k}.
+
+    The interval comes from the per-question data (`rv_eval.stats.macro_average`: a bootstrap over
+    questions within tasks, equal task weights); models lacking a task of a group get no entry.
+    """
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for name, tasks in groups.items():
+        if not tasks:
+            continue
+        for r in stats.macro_average(df, tasks).itertuples(index=False):
+            out[(str(r.model), name)] = {"m": _num(r.mean), "lo": _num(r.ci_low), "hi": _num(r.ci_high),
+                                         "k": int(r.n_tasks)}
+    return out
+
+
 def paired_compare(df: pd.DataFrame, baseline: str) -> pd.DataFrame:
     """Per candidate × test task vs `baseline`: diff, ci_low, ci_high, p_adjusted (Holm), significant, mde."""
     return stats.paired_compare(df, baseline, correction="holm")
