@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rv_eval.stats.intervals import proportion_ci  # noqa: E402
-from rv_eval.stats.power import DesignAssumptions, mde_design  # noqa: E402
+from rv_eval.stats.power import DesignAssumptions, gate_margin, mde_design  # noqa: E402
 from rv_eval.stats.significance import mcnemar_exact_pvalue, mcnemar_test, sign_flip_test  # noqa: E402
 from tests.stats_sim import beta_pair, logit_normal, paired_logit_normal, per_question_accuracy  # noqa: E402
 
@@ -82,18 +82,25 @@ def power_at_mde(reps: int, n: int, seeds: int, a: DesignAssumptions | None = No
 
 
 def gate_rates(reps: int, n: int, seeds: int, p: float = 0.5, seed: int = 0, flips: int = 999) -> dict:
-    """The check verdicts at margin = design MDE: identical candidate, and a true drop of 2x the margin."""
+    """The check's verdicts (pass: lower end > -margin; regression: upper end < -margin).
+
+    identical: the same model again (fresh responses) at the default margin (`gate_margin`);
+    equal_at_mde: an equally accurate model (r = 0.8) at margin = the design MDE;
+    drop_2x_margin: a model 2 x margin worse at the default margin.
+    """
     a = DesignAssumptions(p=p)
-    margin = mde_design(n, seeds, a=a)
+    margin, mde = gate_margin(n, seeds, a), mde_design(n, seeds, a=a)
     rng = np.random.default_rng(seed)
-    out = {"margin_points": round(100 * margin, 1)}
-    for name, r, delta in (("identical", 1.0, 0.0), ("drop_2x_margin", a.r, -2 * margin)):
+    out: dict[str, object] = {"margin_points": round(100 * margin, 1), "mde_points": round(100 * mde, 1)}
+    scenarios = (("identical", 1.0, 0.0, margin), ("equal_at_mde", a.r, 0.0, mde),
+                 ("drop_2x_margin", a.r, -2 * margin, margin))
+    for name, r, delta, m in scenarios:
         pb, pc = beta_pair(rng, (reps, n), a.p, a.icc, r, delta)
         xb, xc = per_question_accuracy(rng, pb, seeds, 1), per_question_accuracy(rng, pc, seeds, 1)
         verdicts = []
         for i in range(reps):
             _, lo, hi = _paired(xc[i] - xb[i], xb[i], xc[i], seeds, i, flips)
-            verdicts.append("pass" if lo > -margin else "regression" if hi < -margin else "inconclusive")
+            verdicts.append("pass" if lo > -m else "regression" if hi < -m else "inconclusive")
         v = np.array(verdicts)
         out[name] = {k: _rate(v == k) for k in ("pass", "regression", "inconclusive")}
     return out
@@ -136,6 +143,21 @@ def selection_coverage(reps: int, n: int, m: int = 1, n_alpha: int = 5, n_folds:
     }
 
 
+def macro_coverage(reps: int, sizes: tuple[int, ...] = (30, 30, 30), accs: tuple[float, ...] = (0.05, 0.15, 0.5),
+                   m: int = 4, sigma: float = 2.5, seed: int = 0, n_resamples: int = 1000) -> dict:
+    """Coverage of the macro average's interval (equal task weights) of the population macro accuracy."""
+    from rv_eval.stats.macro import macro_interval
+
+    rng = np.random.default_rng(seed)
+    truth = float(np.mean(accs))
+    hits = np.zeros(reps, bool)
+    for i in range(reps):
+        per_task = [per_question_accuracy(rng, logit_normal(rng, (n,), a, sigma), m, 1) for n, a in zip(sizes, accs)]
+        _, _, lo, hi = macro_interval(per_task, n_resamples=n_resamples, seed=i)
+        hits[i] = lo <= truth <= hi
+    return _rate(hits)
+
+
 def sections(r: int, quick: bool = False) -> dict[str, object]:
     """Each figure of docs/stats.md as a function of the replication count `r` (run lazily)."""
     pr, sr = max(r // 4, 200), max(r // 10, 100)
@@ -155,7 +177,11 @@ def sections(r: int, quick: bool = False) -> dict[str, object]:
             if not quick or task in ("AIME24", "MGSM")
         },
         "gate": lambda: {
-            f"n{n}_s{k}": gate_rates(pr, n, k, seed=n) for n, k in ((30, 8), (250, 4), (1319, 1))
+            f"n{n}_s{k}": gate_rates(pr, n, k, seed=n) for n, k in ((30, 8), (250, 4), (250, 1))
+        },
+        "macro": lambda: {
+            "3x30q_acc5-15-50_m4": macro_coverage(pr, seed=1),
+            "2x250q_acc15-50_m1": macro_coverage(pr, (250, 250), (0.15, 0.5), m=1, seed=2),
         },
         "select": lambda: {
             f"n{n}_m{m}_sigma{sg}": selection_coverage(sr, n, m, sigma=sg, seed=n + m)

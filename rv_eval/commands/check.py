@@ -18,7 +18,8 @@ examples:
   rv-eval check runs/new --baseline-from runs/release --baseline s1vec@0.5 --json verdict.json
 exit codes: 0 pass (non-inferiority shown on every task), 1 regression (a task significantly
   worse than baseline - margin), 3 inconclusive (neither; --inconclusive pass|fail maps it to
-  0 or 1), 2 error. Without --margin each task is judged at its design MDE (80% power).
+  0 or 1), 2 error. Without --margin each task is judged at its design margin: 80% power to
+  pass an equal candidate and to flag a drop of twice the margin (docs/stats.md).
 """
 
 
@@ -47,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--margin",
         type=float,
         default=None,
-        help="non-inferiority margin, fraction (default: each task's design MDE at its questions and seeds)",
+        help="non-inferiority margin, fraction (default: each task's design margin at its questions and seeds)",
     )
     p.add_argument(
         "--inconclusive",

@@ -9,8 +9,9 @@ test, see `paired_compare`) gives one of three answers:
 
 The gate is "regression" when any task is, "pass" when every task passes (an intersection-union
 test, so no multiplicity correction is needed), else "inconclusive". Without a margin each task
-uses its design MDE (80% power) at its number of questions, responses per question and the
-baseline's accuracy; an inconclusive task says the smallest margin its data can establish and
+uses the margin its design supports (`gate_margin`: an equal candidate passes and a drop of
+twice the margin is a regression, each with 80% power, at its number of questions, responses
+per question and the baseline's accuracy); an inconclusive task says the smallest margin its data can establish and
 how many more seeds would decide it.
 """
 
@@ -26,7 +27,7 @@ import pandas as pd
 from rv_eval.errors import UserError
 from rv_eval.schema import check_samples_frame
 from rv_eval.stats.paired import paired_compare
-from rv_eval.stats.power import DesignAssumptions, mde_design
+from rv_eval.stats.power import DesignAssumptions, gate_margin
 from rv_eval.stats.questions import question_table
 
 log = logging.getLogger(__name__)
@@ -133,9 +134,9 @@ def check(
 
     With `baseline_df` (e.g. the last release's results) the baseline's samples come from it and
     the candidate's from `df`; questions are paired by (task, doc_id) and must have the same
-    content hash in both. `margin=None` judges each task at its design MDE (80% power of the
-    paired test at its questions, responses per question and the baseline's accuracy, with the
-    default `DesignAssumptions` icc and r).
+    content hash in both. `margin=None` judges each task at `gate_margin` (80% power both ways at
+    its questions, responses per question and the baseline's accuracy, with the default
+    `DesignAssumptions` icc and r).
     """
     if margin is not None and not 0 <= margin < 1:
         raise UserError(
@@ -211,7 +212,7 @@ def _task_verdict(r: object, margin: float | None, q: pd.DataFrame) -> TaskVerdi
     m = int(q.loc[q["model"] == BASE, "n"].min()) if n else 0
     if margin is None:
         p = float(np.clip(r.baseline_mean, 0.05, 0.95))
-        margin = mde_design(n, max(m, 1), a=DesignAssumptions(p=p)) if n >= 2 else math.nan
+        margin = gate_margin(n, max(m, 1), DesignAssumptions(p=p)) if n >= 2 else math.nan
     lo, hi = float(r.ci_low), float(r.ci_high)
     if n < 2 or not math.isfinite(margin):
         log.warning("task %s has %d shared question(s): too few to decide", r.task, n)
@@ -279,7 +280,7 @@ def _verdict_cell(t: TaskVerdict) -> str:
 
 def _margin_text(margin: float | None) -> str:
     if margin is None:
-        return "each task's design MDE (80% power)"
+        return "each task's design margin (80% power to pass an equal and to flag a 2x-margin drop)"
     return f"{100 * margin:.1f} points"
 
 

@@ -106,14 +106,24 @@ class DesignAssumptions:
 
 
 def _design_moments(effect: float, m: int, a: DesignAssumptions) -> tuple[float, float, float]:
-    """(P(b=1, c=0), P(b=0, c=1), sd of per-question difference) for a true gain `effect`."""
+    """(P(b=1, c=0), P(b=0, c=1), sd of per-question difference) for a true difference `effect`.
+
+    A gain turns a share effect / (1 - p) of each question's failures into successes; a loss
+    turns a share -effect / p of its successes into failures.
+    """
     p, v = a.p, a.icc * a.p * (1 - a.p)
-    kappa = effect / (1 - p)  # share of failures turned into successes
-    q0 = p * (1 - p) - a.r * v  # E[p_b (1 - p_c)] before the gain
-    p10 = q0 * (1 - kappa)
-    var_between = (1 - kappa) ** 2 * v + v - 2 * (1 - kappa) * a.r * v
+    q0 = p * (1 - p) - a.r * v  # E[p_b (1 - p_c)] = E[(1 - p_b) p_c] with no difference
     within_b = p * (1 - p) * (1 - a.icc)
-    within_c = (1 - kappa) * ((1 - kappa) * p * (1 - p) * (1 - a.icc) + kappa * (1 - p))
+    if effect >= 0:
+        kappa = effect / (1 - p)  # p_c -> p_c + kappa (1 - p_c)
+        p10 = q0 * (1 - kappa)
+        var_between = (1 - kappa) ** 2 * v + v - 2 * (1 - kappa) * a.r * v
+        within_c = (1 - kappa) * ((1 - kappa) * p * (1 - p) * (1 - a.icc) + kappa * (1 - p))
+    else:
+        lam = 1 + effect / p  # p_c -> lam p_c
+        p10 = lam * q0 - effect
+        var_between = lam**2 * v + v - 2 * lam * a.r * v
+        within_c = lam * p - lam**2 * (v + p * p)
     sd = math.sqrt(max(var_between + (within_b + within_c) / m, 0.0))
     return p10, p10 + effect, sd
 
@@ -156,6 +166,31 @@ def mde_design(
     if n_questions < 2:
         return float("nan")
     return _solve(lambda e: design_power(e, n_questions, n_seeds, samples, a, alpha), power, (1 - a.p) * 0.999)
+
+
+def gate_margin(
+    n_questions: int, responses: int, a: DesignAssumptions | None = None, power: float = POWER
+) -> float:
+    """The default non-inferiority margin of `rv-eval check` (fraction), from the design.
+
+    The smallest margin M with both: an equal candidate passes (lower end of the 95% interval
+    above -M) with probability `power`, i.e. the design MDE; and a true drop of 2 M is called a
+    regression (upper end below -M) with probability `power`, which needs more room because a
+    drop changes the variance of the differences. `responses` = seeds x samples per question.
+    """
+    a = a or DesignAssumptions()
+    mde = mde_design(n_questions, responses, 1, a, power=power)
+    if not math.isfinite(mde):
+        return mde
+
+    def drop_power(margin: float) -> float:
+        sd = _design_moments(-2 * margin, responses, a)[2]
+        return signflip_power(margin, sd, n_questions)
+
+    upper = a.p / 2 * 0.999
+    if drop_power(mde) >= power or drop_power(upper) < power:
+        return mde
+    return float(brentq(lambda x: drop_power(x) - power, mde, upper, xtol=1e-6))
 
 
 def mde_table(

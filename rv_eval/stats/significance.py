@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -159,7 +160,7 @@ def mcnemar_test(baseline: np.ndarray, candidate: np.ndarray, level: float = 0.9
     return p0, lo, hi
 
 
-def _boundary(accepted, inside: float, outside: float, iters: int = 40) -> float:
+def _boundary(accepted, inside: float, outside: float, iters: int = 30) -> float:
     """Bisection for the last accepted δ between `inside` (accepted) and `outside`."""
     if accepted(outside):
         return outside
@@ -173,13 +174,19 @@ def _boundary(accepted, inside: float, outside: float, iters: int = 40) -> float
     return a
 
 
+@functools.lru_cache(maxsize=64)
+def _pair_weights(b: int, c: int) -> np.ndarray:
+    """P(j_c, j_b) of the sign patterns of the +1 and -1 questions (independent Binomial(., 1/2))."""
+    return st.binom.pmf(np.arange(c + 1)[:, None], c, 0.5) * st.binom.pmf(np.arange(b + 1)[None, :], b, 0.5)
+
+
 def _shifted_mcnemar_p(b: int, c: int, z: int, delta: float) -> float:
     """Exact sign-flip p-value of mean(d - δ) == 0 for b differences of -1, c of +1 and z of 0."""
     n = b + c + z
     obs = abs((c - b) - delta * n)
     jc = np.arange(c + 1)[:, None]
     jb = np.arange(b + 1)[None, :]
-    w = st.binom.pmf(jc, c, 0.5) * st.binom.pmf(jb, b, 0.5)
+    w = _pair_weights(b, c)
     a = (1 - delta) * (2 * jc - c) - (1 + delta) * (2 * jb - b) + delta * z  # sum when no 0-question is +
     tol = TOL * max(1.0, n)
     if delta == 0 or z == 0:  # the 0-questions add nothing: sum = a
