@@ -152,7 +152,10 @@ def macro_coverage(reps: int, sizes: tuple[int, ...] = (30, 30, 30), accs: tuple
     truth = float(np.mean(accs))
     hits = np.zeros(reps, bool)
     for i in range(reps):
-        per_task = [per_question_accuracy(rng, logit_normal(rng, (n,), a, sigma), m, 1) for n, a in zip(sizes, accs)]
+        per_task = [
+            per_question_accuracy(rng, logit_normal(rng, (n,), a, sigma), m, 1)
+            for n, a in zip(sizes, accs, strict=True)
+        ]
         _, _, lo, hi = macro_interval(per_task, n_resamples=n_resamples, seed=i)
         hits[i] = lo <= truth <= hi
     return _rate(hits)

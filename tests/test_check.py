@@ -170,6 +170,13 @@ def test_cli_stats_and_select_alpha(write_store, tmp_path, capsys):
     assert "| worse@1 | gsm8k_en |" in text and "holm" in text
     saved = json.loads((tmp_path / "s.json").read_text())
     assert len(saved["summary"]) == 6 and len(saved["paired"]) == 4
+    # the macro average over the two test tasks, one row per model, with its interval
+    assert "| model | tasks | questions | macro acc | 95% CI |" in text
+    macro = {r["model"]: r for r in saved["macro"]}
+    assert sorted(macro) == ["same@1", "target", "worse@1"] and macro["target"]["n_questions"] == 600
+    s = {(r["model"], r["task"]): r["mean"] for r in saved["summary"]}
+    assert macro["target"]["mean"] == pytest.approx((s["target", "gsm8k_en"] + s["target", "mgsm_ja"]) / 2)
+    assert macro["target"]["ci_low"] < macro["target"]["mean"] < macro["target"]["ci_high"]
     assert main(["select-alpha", str(out), "--vector", "same", "--json", str(tmp_path / "a.json")]) == 0
     assert "test-only" in capsys.readouterr().out
     alpha_json = json.loads((tmp_path / "a.json").read_text())

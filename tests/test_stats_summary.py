@@ -159,7 +159,7 @@ def test_clustered_ci_covers_95_percent_and_naive_does_not(n_q, n_seeds, mean, i
 
 
 def test_t_interval_undercovers_at_low_accuracy():
-    """Why accuracies get the Wilson interval: AIME-like 15% over 30 questions x 8 seeds."""
+    """Why accuracies get the Jeffreys interval at the effective n: AIME-like 15% over 30 questions x 8 seeds."""
     reps, n_q, mean = 4000, 30, 0.15
     rng = np.random.default_rng(1)
     p = sim.difficulty(rng, reps * n_q, mean, 0.5).reshape(reps, n_q)

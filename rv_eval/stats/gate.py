@@ -57,7 +57,8 @@ class TaskVerdict:
     def decide_hint(self) -> str:
         """What would decide an inconclusive task, in one sentence."""
         head = (
-            f"with {self.n_questions} questions and {self.n_seeds} seeds the smallest margin this data can "
+            f"with {self.n_questions} questions and {self.n_seeds} seed{'s' if self.n_seeds != 1 else ''} "
+            "the smallest margin this data can "
             f"establish is {100 * self.smallest_margin:.1f} points"
         )
         if self.more_seeds is None:
