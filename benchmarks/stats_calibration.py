@@ -121,7 +121,7 @@ def selection_coverage(reps: int, n: int, m: int = 1, n_alpha: int = 5, n_folds:
     rng = np.random.default_rng(seed)
     folds = np.arange(n) % n_folds
     alphas = [round(0.25 * i, 2) for i in range(n_alpha)]
-    pop, fixed, honest, naive = [], [], [], []
+    pop, fixed, honest, naive, ses = [], [], [], [], []
     for _ in range(reps):
         p = logit_normal(rng, (n,), acc, sigma)
         parts = [
@@ -133,6 +133,7 @@ def selection_coverage(reps: int, n: int, m: int = 1, n_alpha: int = 5, n_folds:
         pop.append(c.honest.ci_low <= acc <= c.honest.ci_high)
         fixed.append(c.honest.ci_low <= p.mean() <= c.honest.ci_high)
         honest.append(c.honest.mean - acc)
+        ses.append(c.honest.se)
         naive.append(c.naive.mean - acc)
     return {
         "population": _rate(np.array(pop)),
@@ -140,6 +141,8 @@ def selection_coverage(reps: int, n: int, m: int = 1, n_alpha: int = 5, n_folds:
         "honest_bias_points": round(100 * float(np.mean(honest)), 2),
         "honest_bias_mc_se": round(100 * float(np.std(honest, ddof=1) / math.sqrt(reps)), 2),
         "naive_optimism_points": round(100 * float(np.mean(naive)), 2),
+        # the reported se against the honest score's actual sd around the population accuracy
+        "se_ratio": round(float(np.mean(ses) / np.std(honest, ddof=1)), 3),
     }
 
 
