@@ -208,6 +208,8 @@ def test_cli_pools_tasks(write_store, tmp_path, capsys):
     assert main(["stats", str(out), "--pool", "bbh_en_all=bbh_en_*", "--baseline", "target"]) == 0
     text = capsys.readouterr().out
     assert "| target | bbh_en_all |" in text and "| worse@1 | bbh_en_all |" in text
+    # the macro average counts the two subtasks once, not again through their pool
+    assert "| target | 2 | 80 |" in text
     argv = ["check", str(out), "--baseline", "target", "--candidate", "worse@1", "--margin", "0.1"]
     assert main([*argv, "--pool", "bbh_en_all=bbh_en_*", "--tasks", "bbh_en_all"]) == 1
     assert "| bbh_en_all | 80 |" in capsys.readouterr().out

@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     summary = summarize(df)
     print(format_summary(summary))
     result = {"summary": jsonable(summary)}
-    test_tasks = sorted(df.loc[df["split"] == "test", "task"].unique())
+    pooled = {name for name, _ in args.pool or []}  # a pool repeats its tasks' questions: leave it out
+    test_tasks = sorted(set(df.loc[df["split"] == "test", "task"].unique()) - pooled)
     if len(test_tasks) > 1:
         macro = macro_average(df, test_tasks, seed=args.seed)
         print(format_macro(macro))
