@@ -66,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         dest="print_format",
         help="what to print on stdout (default: markdown)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap draws")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sign-flip draws")
     p.set_defaults(func=run)
 
 

@@ -15,11 +15,11 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.proportion import proportion_confint
 
 from rv_eval.errors import UserError
 from rv_eval.schema import check_samples_frame
-from rv_eval.stats.intervals import clustered_ci, proportion_ci
+from rv_eval.stats.intervals import proportion_ci
+from rv_eval.stats.macro import macro_interval
 from rv_eval.stats.questions import model_alphas, question_table
 from rv_eval.stats.selection_bootstrap import TaskArrays, honest_replicates, percentile_interval
 
@@ -300,19 +300,13 @@ def _honest_scores(d: _TaskData, chosen: float, fold_alphas: dict[int, float]) -
 
 
 def _macro_score(per_task: list[np.ndarray]) -> Score:
-    """Mean over tasks of each task's mean; tasks are independent, so se adds in quadrature.
-
-    The interval is the Wilson one at the effective sample size, as for a single task.
-    """
+    """Mean over tasks of each task's mean, with the macro interval (`macro_interval`: a bootstrap
+    over questions within tasks, equal weights); one task gets its own `proportion_ci`."""
     if len(per_task) == 1:
         mean, se, lo, hi = proportion_ci(per_task[0])
         return Score(float(mean), float(se), float(lo), float(hi))
-    parts = [clustered_ci(v) for v in per_task]
-    mean = float(np.mean([p[0] for p in parts]))
-    se = float(math.sqrt(sum(float(p[1]) ** 2 for p in parts)) / len(parts))
-    n_eff = mean * (1 - mean) / se**2 if se > 0 else float(sum(v.size for v in per_task))
-    lo, hi = proportion_confint(mean * n_eff, n_eff, alpha=0.05, method="wilson")
-    return Score(mean, se, float(lo), float(hi))
+    mean, se, lo, hi = macro_interval([np.asarray(v, float) for v in per_task], n_resamples=1000)
+    return Score(mean, se, lo, hi)
 
 
 def _method(data: dict[str, _TaskData], feasible: bool) -> str:
