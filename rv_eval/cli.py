@@ -20,7 +20,7 @@ from rv_eval.errors import CheckFailed, UserError
 log = logging.getLogger("rv_eval")
 
 EPILOG = """\
-exit codes: 0 success, 1 a check failed, 2 user error (message on stderr)
+exit codes: 0 success, 1 a check failed, 2 user error (message on stderr), 3 check inconclusive
 
 examples:
   rv-eval demo --out runs/demo

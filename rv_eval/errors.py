@@ -2,7 +2,7 @@
 
 Exit codes used by every command: 0 success, 1 a check failed (e.g. a regression gate),
 2 a user error (bad path, malformed file, mismatched checkpoints), reported as one clear
-message without a traceback.
+message without a traceback; `rv-eval check` returns 3 when its verdict is inconclusive.
 """
 
 

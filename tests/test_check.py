@@ -1,4 +1,4 @@
-"""The regression gate: check() and `rv-eval check` (exit 0 pass / 1 regression / 2 error)."""
+"""The regression gate: check() and `rv-eval check` (exit 0 pass / 1 regression / 3 inconclusive / 2 error)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ def test_equal_candidate_passes_and_worse_fails():
     bad = check(df, "target", "worse@1", margin=0.1)
     assert not bad.passed and not any(t.passed for t in bad.tasks)
     md = bad.to_markdown()
-    assert "### rv-eval check: FAIL" in md and "**fail**" in md and "| gsm8k_en | 300 |" in md
+    assert bad.verdict == "regression" and all(t.verdict == "regression" for t in bad.tasks)
+    assert "### rv-eval check: REGRESSION" in md and "**regression**" in md and "| gsm8k_en | 300 |" in md
     json.dumps(bad.to_dict())
 
 
@@ -51,6 +52,8 @@ def test_verdict_is_lower_bound_above_minus_margin():
         for t in v.tasks:
             assert t.ci_low == pytest.approx(cmp.loc[t.task, "ci_low"])
             assert t.passed == (cmp.loc[t.task, "ci_low"] > -margin)
+            regression = cmp.loc[t.task, "ci_high"] < -margin
+            assert t.verdict == ("pass" if t.passed else "regression" if regression else "inconclusive")
     assert not check(df, "target", "worse@1", margin=0.0).passed
     assert check(df, "target", "worse@1", margin=0.3).passed
 
@@ -68,9 +71,11 @@ def test_tasks_filter_and_errors():
 
 
 def test_identical_models_on_few_questions_cannot_pass():
-    """No disagreement on 3 questions does not show non-inferiority; on 300 questions it does."""
+    """No disagreement on 3 questions decides nothing (inconclusive); on 300 questions it passes."""
     few = _results(n_q=3, tasks=("gsm8k_en",))
-    assert not check(few, "target", "target", margin=0.2).passed
+    v = check(few, "target", "target", margin=0.2)
+    assert not v.passed and v.verdict == "inconclusive"
+    assert "the smallest margin this data can establish is" in v.to_markdown()
     many = _results(n_q=300, tasks=("gsm8k_en",))
     v = check(many, "target", "target", margin=0.02)
     assert v.passed and v.tasks[0].ci_low == pytest.approx(-(1 - 0.025 ** (1 / 300)))
@@ -141,7 +146,7 @@ def test_cli_exit_codes_and_outputs(write_store, tmp_path, capsys):
     assert json.loads(verdict.read_text())["passed"] is True
     assert "PASS" in capsys.readouterr().out
     assert main(["check", *args, "--candidate", "worse@1"]) == 1
-    assert json.loads(verdict.read_text())["passed"] is False and "FAIL" in md.read_text()
+    assert json.loads(verdict.read_text())["passed"] is False and "REGRESSION" in md.read_text()
     assert "check failed" in capsys.readouterr().err
     assert main(["check", str(tmp_path / "missing"), "--baseline", "target", "--candidate", "same@1"]) == 2
     assert main(["check", str(out), "--baseline", "target"]) == 2
@@ -165,6 +170,13 @@ def test_cli_stats_and_select_alpha(write_store, tmp_path, capsys):
     assert "| worse@1 | gsm8k_en |" in text and "holm" in text
     saved = json.loads((tmp_path / "s.json").read_text())
     assert len(saved["summary"]) == 6 and len(saved["paired"]) == 4
+    # the macro average over the two test tasks, one row per model, with its interval
+    assert "| model | tasks | questions | macro acc | 95% CI |" in text
+    macro = {r["model"]: r for r in saved["macro"]}
+    assert sorted(macro) == ["same@1", "target", "worse@1"] and macro["target"]["n_questions"] == 600
+    s = {(r["model"], r["task"]): r["mean"] for r in saved["summary"]}
+    assert macro["target"]["mean"] == pytest.approx((s["target", "gsm8k_en"] + s["target", "mgsm_ja"]) / 2)
+    assert macro["target"]["ci_low"] < macro["target"]["mean"] < macro["target"]["ci_high"]
     assert main(["select-alpha", str(out), "--vector", "same", "--json", str(tmp_path / "a.json")]) == 0
     assert "test-only" in capsys.readouterr().out
     alpha_json = json.loads((tmp_path / "a.json").read_text())
@@ -179,7 +191,15 @@ def test_exit_code_of_the_real_process(write_store, tmp_path):
     root = Path(__file__).resolve().parent.parent
     argv = [sys.executable, "-m", "rv_eval", "check", str(out), "--baseline", "target", "--margin", "0.1"]
     bad = subprocess.run([*argv, "--candidate", "worse@1"], cwd=root, capture_output=True, text=True)
-    assert bad.returncode == 1 and "| gsm8k_en |" in bad.stdout and "not shown non-inferior" in bad.stderr
+    assert bad.returncode == 1 and "| gsm8k_en |" in bad.stdout and "significantly worse" in bad.stderr
+    # an identical model on 8 questions cannot be told apart: exit 3, with what would decide it
+    few = write_store(tmp_path / "few", _results(n_q=8, tasks=("gsm8k_en",)))
+    argv = [sys.executable, "-m", "rv_eval", "check", str(few), "--baseline", "target", "--candidate", "same@1"]
+    unsure = subprocess.run(argv, cwd=root, capture_output=True, text=True)
+    assert unsure.returncode == 3 and "smallest margin this data can establish" in unsure.stderr
+    for mode, code in (("pass", 0), ("fail", 1)):
+        r = subprocess.run([*argv, "--inconclusive", mode], cwd=root, capture_output=True, text=True)
+        assert r.returncode == code, r.stderr
 
 
 def test_cli_pools_tasks(write_store, tmp_path, capsys):
@@ -188,6 +208,8 @@ def test_cli_pools_tasks(write_store, tmp_path, capsys):
     assert main(["stats", str(out), "--pool", "bbh_en_all=bbh_en_*", "--baseline", "target"]) == 0
     text = capsys.readouterr().out
     assert "| target | bbh_en_all |" in text and "| worse@1 | bbh_en_all |" in text
+    # the macro average counts the two subtasks once, not again through their pool
+    assert "| target | 2 | 80 |" in text
     argv = ["check", str(out), "--baseline", "target", "--candidate", "worse@1", "--margin", "0.1"]
     assert main([*argv, "--pool", "bbh_en_all=bbh_en_*", "--tasks", "bbh_en_all"]) == 1
     assert "| bbh_en_all | 80 |" in capsys.readouterr().out

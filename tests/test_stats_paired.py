@@ -19,6 +19,7 @@ from rv_eval.stats import (
     mcnemar_exact_pvalue,
     paired_compare,
     sign_flip_pvalue,
+    sign_flip_test,
 )
 from rv_eval.stats import simulate as sim
 
@@ -178,7 +179,8 @@ def test_sign_flip_has_power_against_a_real_effect():
     assert np.mean([sign_flip_pvalue(di, n_resamples=499, rng=rng) < 0.05 for di in d]) > 0.6
 
 
-def test_paired_bootstrap_ci_covers_the_true_difference():
+def test_paired_interval_covers_the_true_difference():
+    """The interval `paired_compare` reports (inverting the sign-flip test); 600 replications."""
     reps, n_q, n_seeds, shift = 600, 100, 4, 0.15
     rng = np.random.default_rng(10)
     p = sim.difficulty(rng, reps * n_q, 0.4, 0.5).reshape(reps, n_q)
@@ -187,6 +189,26 @@ def test_paired_bootstrap_ci_covers_the_true_difference():
     d = (rng.random((reps, n_q, n_seeds)) < pc[..., None]).mean(-1) - (
         rng.random((reps, n_q, n_seeds)) < p[..., None]
     ).mean(-1)
-    cis = np.array([bootstrap_ci(di, n_resamples=999, rng=rng) for di in d])
+    cis = np.array([sign_flip_test(di, n_resamples=999, rng=rng)[1:] for di in d])
     cover = np.mean((cis[:, 0] <= truth) & (truth <= cis[:, 1]))
     assert abs(cover - 0.95) < 3 * math.sqrt(0.05 * 0.95 / reps) + 0.01, cover
+
+
+def test_inverted_intervals_equal_brute_force_enumeration():
+    """Exact sign-flip / McNemar inversion against enumerating all 2^10 sign patterns on a δ grid."""
+    import itertools
+
+    from rv_eval.stats.significance import mcnemar_test
+
+    rng = np.random.default_rng(12)
+    signs = np.array(list(itertools.product((-1.0, 1.0), repeat=10)))
+    grid = np.linspace(-1, 1, 2001)
+    for _ in range(5):
+        b, c = rng.integers(0, 2, 10), rng.integers(0, 2, 10)
+        d = (c - b).astype(float)
+        x = d[None, :] - grid[:, None]  # (grid, questions)
+        p = np.mean(np.abs(x @ signs.T) >= np.abs(x.sum(axis=1))[:, None] - 1e-9, axis=1)
+        kept = grid[p > 0.05]
+        for test in (mcnemar_test(b, c), sign_flip_test(d)):
+            assert test[1] == pytest.approx(kept.min(), abs=1e-3) and test[2] == pytest.approx(kept.max(), abs=1e-3)
+            assert (test[0] <= 0.05) == (not test[1] <= 0 <= test[2])

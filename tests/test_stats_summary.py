@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as st
 from scipy.special import comb
-from statsmodels.stats.proportion import proportion_confint
 
 from rv_eval.errors import UserError
 from rv_eval.schema import samples_frame
@@ -73,7 +73,9 @@ def test_summary_numbers_by_hand(hand_table):
     assert r["mean"] == pytest.approx(per_q.mean())
     assert r["se"] == pytest.approx(se)
     n_eff = per_q.mean() * (1 - per_q.mean()) / se**2  # responses / design effect
-    lo, hi = proportion_confint(per_q.mean() * n_eff, n_eff, alpha=0.05, method="wilson")
+    n_eff *= (st.norm.ppf(0.975) / st.t.ppf(0.975, 2)) ** 2  # Korn-Graubard: 2 degrees of freedom
+    x = per_q.mean() * n_eff  # Jeffreys: Beta(x + 1/2, n - x + 1/2) quantiles
+    lo, hi = st.beta.ppf(0.025, x + 0.5, n_eff - x + 0.5), st.beta.ppf(0.975, x + 0.5, n_eff - x + 0.5)
     assert (r["ci_low"], r["ci_high"]) == pytest.approx((lo, hi))
     assert (r["n_questions"], r["n_seeds"], r["n_samples"], r["k"]) == (3, 2, 12, 4)
     seed_acc = [np.mean([1.0, 0.5, 0.5]), np.mean([1.0, 0.0, 0.5])]
@@ -157,7 +159,7 @@ def test_clustered_ci_covers_95_percent_and_naive_does_not(n_q, n_seeds, mean, i
 
 
 def test_t_interval_undercovers_at_low_accuracy():
-    """Why accuracies get the Wilson interval: AIME-like 15% over 30 questions x 8 seeds."""
+    """Why accuracies get the Jeffreys interval at the effective n: AIME-like 15% over 30 questions x 8 seeds."""
     reps, n_q, mean = 4000, 30, 0.15
     rng = np.random.default_rng(1)
     p = sim.difficulty(rng, reps * n_q, mean, 0.5).reshape(reps, n_q)

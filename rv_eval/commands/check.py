@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from rv_eval import atomicio
 from rv_eval.errors import CheckFailed, UserError
@@ -15,8 +16,10 @@ examples:
   rv-eval check runs/grid --baseline target --candidate s1vec@0.5 --margin 0.03 --tasks gsm8k_en,mgsm_ja
   rv-eval check runs/grid --baseline target --candidate s1vec@0.5 --pool 'bbh_en_all=bbh_en_*' --tasks bbh_en_all
   rv-eval check runs/new --baseline-from runs/release --baseline s1vec@0.5 --json verdict.json
-exit codes: 0 pass, 1 fail (a regression, or too little data to rule one out: e.g. a task with
-  fewer than 2 shared questions), 2 error
+exit codes: 0 pass (non-inferiority shown on every task), 1 regression (a task significantly
+  worse than baseline - margin), 3 inconclusive (neither; --inconclusive pass|fail maps it to
+  0 or 1), 2 error. Without --margin each task is judged at its design margin: 80% power to
+  pass an equal candidate and to flag a drop of twice the margin (docs/stats.md).
 """
 
 
@@ -26,8 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "check",
         help="regression gate: is the candidate non-inferior to the baseline on every task?",
         description=(
-            "Per test task, the 95% paired-bootstrap CI of candidate - baseline over questions; a\n"
-            "task passes when its lower end is above -MARGIN, the gate when every task passes.\n"
+            "Per test task, the 95% paired CI of candidate - baseline over questions (inverting the\n"
+            "paired test): pass when its lower end is above -MARGIN, regression when its upper end\n"
+            "is below -MARGIN, else inconclusive (it then says what would decide it).\n"
             "With --baseline-from, the baseline comes from another results folder (last release)\n"
             "and the candidate from OUT (new build). Prints a markdown summary (or --print json)."
         ),
@@ -41,7 +45,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--baseline-from", metavar="DIR", help="results folder holding the baseline (default: OUT)"
     )
     p.add_argument(
-        "--margin", type=float, default=0.02, help="non-inferiority margin, fraction (default 0.02)"
+        "--margin",
+        type=float,
+        default=None,
+        help="non-inferiority margin, fraction (default: each task's design margin at its questions and seeds)",
+    )
+    p.add_argument(
+        "--inconclusive",
+        choices=["pass", "fail"],
+        help="exit 0 (pass) or 1 (fail) instead of 3 when the verdict is inconclusive",
     )
     add_tasks_option(p, "comma-separated test tasks (default: all of the baseline's)")
     add_pool_option(p)
@@ -54,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         dest="print_format",
         help="what to print on stdout (default: markdown)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap draws")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sign-flip draws")
     p.set_defaults(func=run)
 
 
@@ -88,10 +100,21 @@ def run(args: argparse.Namespace) -> int:
     if args.markdown:
         atomicio.write_text(args.markdown, verdict.to_markdown())
     print(text if args.print_format == "json" else verdict.to_markdown())
-    if not verdict.passed:
-        failed = [t.task for t in verdict.tasks if not t.passed]
+    return _exit_code(verdict, candidate, args)
+
+
+def _exit_code(verdict, candidate: str, args: argparse.Namespace) -> int:
+    """0 pass, 1 regression (CheckFailed), 3 inconclusive (or what --inconclusive maps it to)."""
+    if verdict.verdict == "regression":
+        bad = [t.task for t in verdict.tasks if t.verdict == "regression"]
         raise CheckFailed(
-            f"{candidate} is not shown non-inferior to {args.baseline} (margin {args.margin:g}) "
-            f"on {', '.join(failed)}"
+            f"{candidate} is significantly worse than {args.baseline} minus the margin on {', '.join(bad)}"
         )
+    if verdict.verdict == "inconclusive":
+        open_tasks = [t for t in verdict.tasks if t.verdict == "inconclusive"]
+        hints = "; ".join(f"{t.task}: {t.decide_hint()}" for t in open_tasks)
+        if args.inconclusive == "fail":
+            raise CheckFailed(f"inconclusive, counted as a failure (--inconclusive fail). {hints}")
+        print(f"rv-eval: check inconclusive: {hints}", file=sys.stderr)
+        return 0 if args.inconclusive == "pass" else 3
     return 0

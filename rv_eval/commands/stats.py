@@ -23,8 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="accuracy with question-clustered CIs; paired tests against a baseline",
         description=(
             "Per model x task: accuracy over seeds and samples with a question-clustered 95% CI,\n"
-            "seed-to-seed sd, pass@k, maj@k and language fidelity. With --baseline: paired\n"
-            "differences (bootstrap CI over questions), p-values (sign-flip / exact McNemar)\n"
+            "seed-to-seed sd, pass@k, maj@k and language fidelity; with several test tasks, each\n"
+            "model's macro average over them (stratified bootstrap over questions). With --baseline: paired\n"
+            "differences (CI inverting the test), p-values (sign-flip / exact McNemar)\n"
             "corrected across the grid and tasks (Holm or BH), and minimum detectable effects."
         ),
         epilog=EXAMPLES,
@@ -42,10 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the summary (and paired) tables; optionally write them as JSON."""
-    from rv_eval.stats import load_results, paired_compare, summarize
+    from rv_eval.stats import load_results, macro_average, paired_compare, summarize
     from rv_eval.stats.loading import filter_tasks
     from rv_eval.stats.pooling import apply_pools
-    from rv_eval.stats.tables import format_paired, format_summary, jsonable
+    from rv_eval.stats.tables import format_macro, format_paired, format_summary, jsonable
     from rv_eval.store import results_folder
 
     atomicio.check_output_files(args.json)
@@ -54,6 +55,12 @@ def run(args: argparse.Namespace) -> int:
     summary = summarize(df)
     print(format_summary(summary))
     result = {"summary": jsonable(summary)}
+    pooled = {name for name, _ in args.pool or []}  # a pool repeats its tasks' questions: leave it out
+    test_tasks = sorted(set(df.loc[df["split"] == "test", "task"].unique()) - pooled)
+    if len(test_tasks) > 1:
+        macro = macro_average(df, test_tasks, seed=args.seed)
+        print(format_macro(macro))
+        result["macro"] = jsonable(macro)
     if args.baseline:
         paired = paired_compare(df, args.baseline, correction=args.correction, seed=args.seed)
         print(format_paired(paired))

@@ -110,9 +110,19 @@ def _average(rows: list[pd.Series]) -> dict[str, Any] | None:
             "hi": _f(min(1.0, mean + stats_calls.Z95 * se)), "k": len(rows)}
 
 
+def _macro_cell(x: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if x is None else {"m": _f(x["m"]), "lo": _f(x["lo"]), "hi": _f(x["hi"]), "k": x["k"]}
+
+
 def leaderboard(tasks: pd.DataFrame, models: pd.DataFrame, summary: pd.DataFrame,
-                compare: pd.DataFrame | None) -> list[dict[str, Any]]:
-    """The leaderboard rows: per model, a cell per test task, JA / EN / all averages, fidelity."""
+                compare: pd.DataFrame | None,
+                macro: dict[tuple[str, str], dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """The leaderboard rows: per model, a cell per test task, JA / EN / all averages, fidelity.
+
+    `macro` ((model, "ja" | "en" | "all") -> {m, lo, hi, k}, from `stats_calls.macro_averages`)
+    gives the averages with intervals from the per-question data; without it they are estimated
+    from the tasks' standard errors.
+    """
     test = tasks[tasks["split"] == "test"]
     s = {(r.model, r.task): r for r in summary.itertuples(index=False)}
     s = {k: pd.Series(v._asdict()) for k, v in s.items()}
@@ -130,6 +140,8 @@ def leaderboard(tasks: pd.DataFrame, models: pd.DataFrame, summary: pd.DataFrame
         n_lang = test["lang"].value_counts().to_dict()
         avg = {k: (_average(v) if len(v) == (len(test) if k == "all" else n_lang.get(k, 0)) else None)
                for k, v in by_lang.items()}
+        if macro is not None:
+            avg = {k: (_macro_cell(macro.get((m.model, k))) if a is not None else None) for k, a in avg.items()}
         fids = [x["fid"] for x in cells.values() if x["fid"] is not None]
         rows.append({
             "model": m.model, "vector": None if pd.isna(m.vector) else m.vector,

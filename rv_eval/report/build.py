@@ -59,6 +59,14 @@ def _chunks(df: pd.DataFrame, baseline: str | None, cap: int, opts: assemble.Rep
     return chunks, tids, mids, {k: list(v) for k, v in vocab.items()}
 
 
+def _macro(df: pd.DataFrame, tasks: pd.DataFrame) -> dict[tuple[str, str], dict[str, Any]]:
+    """Macro averages over the test tasks of each language and over all of them (stats_calls)."""
+    test = tasks[tasks["split"] == "test"]
+    groups = {lang: sorted(g["task"]) for lang, g in test.groupby("lang")}
+    groups["all"] = sorted(test["task"])
+    return stats_calls.macro_averages(df, groups)
+
+
 def build_report(samples_df: pd.DataFrame, run_meta: RunMeta | None, baseline: str | None = None,
                  options: assemble.ReportOptions | None = None, title: str | None = None,
                  progress: bool = False) -> str:
@@ -95,7 +103,7 @@ def build_report(samples_df: pd.DataFrame, run_meta: RunMeta | None, baseline: s
         "tasks": tasks.to_dict("records"),
         "models": [{"model": m.model, "vector": None if pd.isna(m.vector) else m.vector,
                     "alpha": assemble._f(m.alpha), "role": m.role} for m in models.itertuples(index=False)],
-        "rows": assemble.leaderboard(tasks, models, summary, compare),
+        "rows": assemble.leaderboard(tasks, models, summary, compare, _macro(df, tasks)),
         "sweeps": assemble.sweeps(tasks, models, summary, choices, base, notes),
         "meta": assemble.run_meta_dict(run_meta),
     }

@@ -26,7 +26,9 @@ class AlphaChoice:
     """The α chosen on held-out data for one vector and test task, as the page shows it.
 
     test_*: the chosen α's test score; honest_*: the held-out estimate of tune-then-evaluate (the
-    cross-fitted score for tasks without a dev pool); naive_*: the best α on the test set itself.
+    cross-fitted score for tasks without a dev pool, its interval from a bootstrap over the whole
+    selection); naive_*: the best α on the test set itself (optimistic). `test_optimistic` marks
+    a test_* score of an α chosen on those same test questions: show it as optimistic, or not.
     """
 
     vector: str
@@ -42,11 +44,28 @@ class AlphaChoice:
     naive_alpha: float | None
     naive_mean: float | None
     optimism: float | None
+    test_optimistic: bool = False  # test_* scored on the questions α was chosen on (cross-fit tasks)
 
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
     """Per model × task: mean, se, ci_low, ci_high, n_questions, n_seeds, n_samples, lang_fidelity, ..."""
     return stats.summarize(df)
+
+
+def macro_averages(df: pd.DataFrame, groups: dict[str, list[str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Per (model, group name): the macro average over the group's test tasks, {m, lo, hi, k}.
+
+    The interval comes from the per-question data (`rv_eval.stats.macro_average`: a bootstrap over
+    questions within tasks, equal task weights); models lacking a task of a group get no entry.
+    """
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for name, tasks in groups.items():
+        if not tasks:
+            continue
+        for r in stats.macro_average(df, tasks).itertuples(index=False):
+            out[(str(r.model), name)] = {"m": _num(r.mean), "lo": _num(r.ci_low), "hi": _num(r.ci_high),
+                                         "k": int(r.n_tasks)}
+    return out
 
 
 def paired_compare(df: pd.DataFrame, baseline: str) -> pd.DataFrame:
@@ -70,6 +89,7 @@ def _choice(vector: str, c: Any) -> AlphaChoice:
         test_mean=_num(c.test.mean), test_ci_low=_num(c.test.ci_low), test_ci_high=_num(c.test.ci_high),
         honest_mean=_num(c.honest.mean), honest_ci_low=_num(c.honest.ci_low), honest_ci_high=_num(c.honest.ci_high),
         naive_alpha=_num(c.naive_alpha), naive_mean=_num(c.naive.mean), optimism=_num(c.optimism),
+        test_optimistic=str(c.method) != "dev",
     )
 
 

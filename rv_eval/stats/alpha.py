@@ -15,12 +15,13 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.proportion import proportion_confint
 
 from rv_eval.errors import UserError
 from rv_eval.schema import check_samples_frame
-from rv_eval.stats.intervals import clustered_ci, proportion_ci
+from rv_eval.stats.intervals import proportion_ci
+from rv_eval.stats.macro import macro_interval
 from rv_eval.stats.questions import model_alphas, question_table
+from rv_eval.stats.selection_bootstrap import TaskArrays, honest_replicates, percentile_interval
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +45,11 @@ class AlphaChoice:
     method: "dev" (all tasks have a dev pool), "cross-fit" (none has), "dev+cross-fit" (mixed),
     or "test-only" (no dev pool and no folds: only the naive best-on-test exists).
     alpha: the α to use (chosen on dev pools and, for tasks without one, on all test folds).
-    test: the chosen α's test score; honest: the held-out estimate of tune-then-evaluate (equal
-    to `test` for dev-pool tasks, the cross-fitted score otherwise); naive: the best α on the
-    test set and its score; optimism = naive.mean - honest.mean.
+    test: the chosen α's test score (optimistic when the α was chosen on these test questions,
+    i.e. for cross-fit tasks); honest: the held-out estimate of tune-then-evaluate (equal to
+    `test` for dev-pool tasks, the cross-fitted score otherwise, whose se and interval come from
+    a bootstrap over the whole selection); naive: the best α on the test set and its score
+    (optimistic); optimism = naive.mean - honest.mean.
     """
 
     scope: str
@@ -239,6 +242,8 @@ def _choose(scope: str, data: dict[str, _TaskData]) -> AlphaChoice:
         honest_q = {t: _honest_scores(d, chosen, fold_alphas) for t, d in data.items()}
         honest = _macro_score(list(honest_q.values()))
         task_honest = {t: _macro_score([h]) for t, h in honest_q.items()}
+        if crossfit:  # the choice is made on these questions: the interval must include it
+            honest, task_honest = _bootstrap_honest(data, grid, folds, honest, task_honest)
     else:
         honest, task_honest = _NAN, dict.fromkeys(data, _NAN)
     return AlphaChoice(
@@ -260,6 +265,31 @@ def _choose(scope: str, data: dict[str, _TaskData]) -> AlphaChoice:
     )
 
 
+BOOTSTRAP_REPS = 1000
+
+
+def _bootstrap_honest(
+    data: dict[str, _TaskData], grid: list[float], folds: list[int], honest: Score, task_honest: dict[str, Score]
+) -> tuple[Score, dict[str, Score]]:
+    """Honest scores with se and interval from a bootstrap over the whole selection (see selection_bootstrap)."""
+    arrays = [
+        TaskArrays(
+            d.test[grid].to_numpy(float),
+            d.fold.reindex(d.test.index).to_numpy(int),
+            None if d.dev is None else d.dev[grid].to_numpy(float),
+        )
+        for d in data.values()
+    ]
+    reps = honest_replicates(arrays, grid, folds, reps=BOOTSTRAP_REPS, seed=0)
+
+    def score(point: Score, boot: np.ndarray) -> Score:
+        lo, hi = percentile_interval(boot)
+        return Score(point.mean, float(np.std(boot, ddof=1)), min(lo, point.mean), max(hi, point.mean))
+
+    per_task = {t: score(task_honest[t], reps[:, i]) for i, t in enumerate(data)}
+    return score(honest, reps.mean(axis=1)), per_task
+
+
 def _honest_scores(d: _TaskData, chosen: float, fold_alphas: dict[int, float]) -> np.ndarray:
     if d.dev is not None:
         return d.test[chosen].to_numpy()
@@ -270,19 +300,13 @@ def _honest_scores(d: _TaskData, chosen: float, fold_alphas: dict[int, float]) -
 
 
 def _macro_score(per_task: list[np.ndarray]) -> Score:
-    """Mean over tasks of each task's mean; tasks are independent, so se adds in quadrature.
-
-    The interval is the Wilson one at the effective sample size, as for a single task.
-    """
+    """Mean over tasks of each task's mean, with the macro interval (`macro_interval`: a bootstrap
+    over questions within tasks, equal weights); one task gets its own `proportion_ci`."""
     if len(per_task) == 1:
         mean, se, lo, hi = proportion_ci(per_task[0])
         return Score(float(mean), float(se), float(lo), float(hi))
-    parts = [clustered_ci(v) for v in per_task]
-    mean = float(np.mean([p[0] for p in parts]))
-    se = float(math.sqrt(sum(float(p[1]) ** 2 for p in parts)) / len(parts))
-    n_eff = mean * (1 - mean) / se**2 if se > 0 else float(sum(v.size for v in per_task))
-    lo, hi = proportion_confint(mean * n_eff, n_eff, alpha=0.05, method="wilson")
-    return Score(mean, se, float(lo), float(hi))
+    mean, se, lo, hi = macro_interval([np.asarray(v, float) for v in per_task], n_resamples=1000)
+    return Score(mean, se, lo, hi)
 
 
 def _method(data: dict[str, _TaskData], feasible: bool) -> str:

@@ -10,11 +10,11 @@ import pandas as pd
 
 from rv_eval.errors import UserError
 from rv_eval.schema import check_samples_frame
-from rv_eval.stats.intervals import bootstrap_ci
+from rv_eval.stats.intervals import _no_disagreement_ci
 from rv_eval.stats.loading import filter_tasks
-from rv_eval.stats.power import mde_from_sd
+from rv_eval.stats.power import mde_from_sd, mde_mcnemar
 from rv_eval.stats.questions import question_table
-from rv_eval.stats.significance import CORRECTIONS, adjust_pvalues, mcnemar_exact_pvalue, sign_flip_pvalue
+from rv_eval.stats.significance import CORRECTIONS, adjust_pvalues, mcnemar_test, sign_flip_test
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +55,15 @@ def paired_compare(
 ) -> pd.DataFrame:
     """Per candidate x task: candidate - baseline on the questions both answered.
 
-    diff: mean over shared questions of the per-question accuracy difference; ci_low/ci_high:
-    paired BCa bootstrap over questions; p_value: exact McNemar when each model has one binary
-    response per question, else the paired sign-flip permutation test on per-question means;
+    diff: mean over shared questions of the per-question accuracy difference; p_value: exact
+    McNemar when each model has one binary response per question, else the paired sign-flip
+    permutation test on per-question means; ci_low/ci_high: the interval that inverts that same
+    test (it excludes 0 exactly when p_value <= 1 - level);
     p_adjusted: Holm ("holm") or Benjamini-Hochberg ("bh") across all rows (the α grid x tasks),
     or "none"; significant: p_adjusted < 1 - level; mde: the difference this comparison detects
-    with 80% power, from the observed sd of per-question differences. `n_resamples` sets the
-    bootstrap draws (sign-flip p-values use at least 9,999); `seed` makes both repeatable.
+    with 80% power by the test that ran (McNemar: at the observed share of discordant questions;
+    sign-flip: at the observed sd of per-question differences). `n_resamples` is kept for
+    compatibility (sign-flip tests use at least 9,999 patterns); `seed` makes them repeatable.
     `split` keeps only tasks of that split ("test" by default; None keeps all).
     """
     if correction not in CORRECTIONS:
@@ -97,11 +99,17 @@ def _compare_one(
     rng = np.random.default_rng([seed, zlib.crc32(task.encode())])  # same draws for every candidate
     d = (j["mean_c"] - j["mean_b"]).to_numpy()
     if (j["n_b"] == 1).all() and (j["n_c"] == 1).all():
-        test, p = "mcnemar-exact", mcnemar_exact_pvalue(j["mean_b"].to_numpy(), j["mean_c"].to_numpy())
+        test = "mcnemar-exact"
+        p, lo, hi = mcnemar_test(j["mean_b"].to_numpy(), j["mean_c"].to_numpy(), level)
+        mde = mde_mcnemar(float(np.mean(d != 0)), d.size) if d.size > 1 else float("nan")
     else:
-        test, p = "sign-flip", sign_flip_pvalue(d, n_resamples=max(n_resamples, 9999), rng=rng)
-    lo, hi = bootstrap_ci(d, n_resamples=n_resamples, level=level, rng=rng)
-    sd = float(np.std(d, ddof=1)) if d.size > 1 else float("nan")
+        test = "sign-flip"
+        p, lo, hi = sign_flip_test(d, level, n_resamples=max(n_resamples, 9999), rng=rng)
+        mde = mde_from_sd(float(np.std(d, ddof=1)) if d.size > 1 else float("nan"), d.size)
+    if d.size == 1:
+        p = float("nan")
+    elif d.size > 1 and np.ptp(d) == 0:
+        lo, hi = _no_disagreement(float(d[0]), d.size, p, lo, hi, level)
     return {
         "task": task,
         "n_questions": len(j),
@@ -113,8 +121,23 @@ def _compare_one(
         "ci_high": hi,
         "test": test,
         "p_value": p if d.size else float("nan"),
-        "mde": mde_from_sd(sd, d.size),
+        "mde": mde,
     }
+
+
+def _no_disagreement(d: float, n: int, p: float, lo: float, hi: float, level: float) -> tuple[float, float]:
+    """Widen the interval where every question shows the same difference d (e.g. identical models).
+
+    The test's own interval is then a point: nothing varies. The share of questions on which the
+    models could differ is bounded by the exact upper limit for 0 of n (`_no_disagreement_ci`);
+    the union of both intervals is reported, kept on the side of 0 where the test puts it.
+    """
+    b_lo, b_hi = _no_disagreement_ci(d, n, level)
+    lo2, hi2 = min(lo, b_lo), max(hi, b_hi)
+    if p <= 1 - level:  # the test rejects: 0 stays outside
+        lo2 = lo2 if lo2 > 0 or d < 0 else lo
+        hi2 = hi2 if hi2 < 0 or d > 0 else hi
+    return lo2, hi2
 
 
 def _select(df: pd.DataFrame, split: str | None, tasks: list[str] | None) -> pd.DataFrame:

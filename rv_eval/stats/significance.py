@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -61,3 +62,138 @@ def adjust_pvalues(p: np.ndarray, correction: str = "holm") -> np.ndarray:
     if method is not None and ok.any():
         out[ok] = multipletests(p[ok], method=method)[1]
     return out
+
+
+TOL = 1e-9  # relative tolerance for ties between the observed and a permuted statistic
+
+
+def sign_flip_test(
+    d: np.ndarray, level: float = 0.95, n_resamples: int = 9999, rng: np.random.Generator | None = None
+) -> tuple[float, float, float]:
+    """Sign-flip p-value for mean(d) == 0 and the interval that inverts the same test.
+
+    The interval is {δ : the sign-flip test of mean(d) == δ does not reject at 1 - level}, computed
+    exactly for the sign patterns used (all 2^n when n <= 14, else `n_resamples` seeded random
+    ones plus the observed pattern). For each pattern s the permuted statistic |s.(d - δ)| grows
+    no faster than the observed |sum(d - δ)| as δ moves away from mean(d), so each pattern stops
+    counting at one point; the interval's ends are order statistics of those points. The test
+    rejects exactly when 0 lies outside the interval. Returns (p, ci_low, ci_high) within [-1, 1].
+    """
+    d = np.asarray(d, dtype=float)
+    n = d.size
+    if n < 2:
+        return float("nan"), float("nan"), float("nan")
+    dbar = float(d.mean())
+    e, c, exact = _pattern_sums(d - dbar, n_resamples, rng)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        full = np.abs(c) >= n  # all signs equal: always as extreme as the observed
+        t_lo = np.where(full, np.inf, np.where(e > 0, e / (n - c), -e / (n + c)))
+        t_hi = np.where(full, np.inf, np.where(e > 0, e / (n + c), -e / (n - c)))
+    t_lo, t_hi = np.nan_to_num(t_lo, nan=0.0), np.nan_to_num(t_hi, nan=0.0)
+    extra = 0 if exact else 1  # the observed pattern, counted once in (1 + hits) / (1 + B)
+    total = e.size + extra
+    k = int(np.floor((1 - level) * total)) + 1  # hits needed for p > 1 - level
+    with np.errstate(over="ignore", invalid="ignore"):
+        lo, hi = dbar - _kth_largest(t_lo, k - extra), dbar + _kth_largest(t_hi, k - extra)
+    t0 = abs(dbar)
+    side = t_lo if dbar > 0 else t_hi
+    with np.errstate(over="ignore", invalid="ignore"):
+        hits = int(np.count_nonzero(side * (1 + TOL) + TOL >= t0)) + extra if t0 > 0 else total
+    return hits / total, max(-1.0, lo), min(1.0, hi)
+
+
+def _kth_largest(t: np.ndarray, k: int) -> float:
+    """The k-th largest crossing point, widened by the tie tolerance (inf when k <= 0)."""
+    if k <= 0:
+        return float("inf")
+    if k > t.size:
+        return 0.0
+    v = float(np.partition(t, t.size - k)[t.size - k])
+    return v * (1 + TOL) + TOL
+
+
+def _pattern_sums(
+    dc: np.ndarray, n_resamples: int, rng: np.random.Generator | None, chunk: int = 1000
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """For each sign pattern s: s.dc and sum(s); all 2^n patterns when n <= EXACT_MAX_NONZERO."""
+    n = dc.size
+    if n <= EXACT_MAX_NONZERO:
+        signs = np.array(list(itertools.product((-1.0, 1.0), repeat=n)))
+        return signs @ dc, signs.sum(axis=1), True
+    rng = rng if rng is not None else np.random.default_rng(0)
+    es, cs = [], []
+    n_bytes = (n + 7) // 8
+    for start in range(0, n_resamples, chunk):
+        b = min(chunk, n_resamples - start)
+        bits = np.unpackbits(rng.integers(0, 256, (b, n_bytes), dtype=np.uint8), axis=1, count=n)
+        s = 2.0 * bits.astype(float) - 1.0
+        es.append(s @ dc)
+        cs.append(s.sum(axis=1))
+    return np.concatenate(es), np.concatenate(cs), False
+
+
+def mcnemar_test(baseline: np.ndarray, candidate: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Exact McNemar p-value and the interval of the mean difference that inverts the same test.
+
+    With one binary response per question and model, the exact McNemar test is the exact
+    sign-flip test of the differences d in {-1, 0, 1}. Its distribution under "mean(d) == δ" is
+    a sum over three binomials (the +1, -1 and 0 questions) and is computed exactly; the
+    p-value is monotone on each side of mean(d), so the interval's ends are found by bisection
+    and 0 lies inside exactly when p > 1 - level. Returns (p, ci_low, ci_high).
+    """
+    b = int(np.sum((baseline == 1) & (candidate == 0)))
+    c = int(np.sum((baseline == 0) & (candidate == 1)))
+    n = int(np.size(baseline))
+    if n < 2:
+        return float("nan"), float("nan"), float("nan")
+    alpha = 1 - level
+    p0 = mcnemar_exact_pvalue(np.asarray(baseline), np.asarray(candidate))
+    dbar = (c - b) / n
+
+    def accepted(delta: float) -> bool:
+        return _shifted_mcnemar_p(b, c, n - b - c, delta) > alpha
+
+    lo = _boundary(accepted, dbar, -1.0)
+    hi = _boundary(accepted, dbar, 1.0)
+    if p0 > alpha:  # the bisection's precision must not move the boundary past 0
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
+    return p0, lo, hi
+
+
+def _boundary(accepted, inside: float, outside: float, iters: int = 30) -> float:
+    """Bisection for the last accepted δ between `inside` (accepted) and `outside`."""
+    if accepted(outside):
+        return outside
+    a, z = inside, outside
+    for _ in range(iters):
+        mid = (a + z) / 2
+        if accepted(mid):
+            a = mid
+        else:
+            z = mid
+    return a
+
+
+@functools.lru_cache(maxsize=64)
+def _pair_weights(b: int, c: int) -> np.ndarray:
+    """P(j_c, j_b) of the sign patterns of the +1 and -1 questions (independent Binomial(., 1/2))."""
+    return st.binom.pmf(np.arange(c + 1)[:, None], c, 0.5) * st.binom.pmf(np.arange(b + 1)[None, :], b, 0.5)
+
+
+def _shifted_mcnemar_p(b: int, c: int, z: int, delta: float) -> float:
+    """Exact sign-flip p-value of mean(d - δ) == 0 for b differences of -1, c of +1 and z of 0."""
+    n = b + c + z
+    obs = abs((c - b) - delta * n)
+    jc = np.arange(c + 1)[:, None]
+    jb = np.arange(b + 1)[None, :]
+    w = _pair_weights(b, c)
+    a = (1 - delta) * (2 * jc - c) - (1 + delta) * (2 * jb - b) + delta * z  # sum when no 0-question is +
+    tol = TOL * max(1.0, n)
+    if delta == 0 or z == 0:  # the 0-questions add nothing: sum = a
+        return float(min(1.0, np.sum(w * (np.abs(a) >= obs - tol))))
+    # sum = a - 2 δ j_z; |sum| >= obs  <=>  j_z outside the open interval between the two roots
+    r1, r2 = (a - obs + tol) / (2 * delta), (a + obs - tol) / (2 * delta)
+    low, high = np.minimum(r1, r2), np.maximum(r1, r2)
+    p_le = st.binom.cdf(np.floor(low), z, 0.5)  # j_z <= low
+    p_ge = st.binom.sf(np.ceil(high) - 1, z, 0.5)  # j_z >= high
+    return float(min(1.0, np.sum(w * np.minimum(1.0, p_le + p_ge))))

@@ -32,7 +32,7 @@ def summarize(df: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     """Per model x task: mean accuracy with question-clustered se and CI, and companions.
 
     mean: average over questions of each question's accuracy over all its seeds and samples.
-    se: question-clustered; ci_low / ci_high: Wilson interval at the effective sample size
+    se: question-clustered; ci_low / ci_high: Jeffreys interval at the effective sample size
     (see `proportion_ci`).
     seed_sd: sd across seeds of the per-seed accuracy (NaN with one seed), reported separately.
     k: responses per question (seeds x samples, the smallest over questions); pass_at_k and

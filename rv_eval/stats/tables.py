@@ -55,6 +55,17 @@ def format_summary(s: pd.DataFrame) -> str:
     return markdown_table(header, rows)
 
 
+def format_macro(m: pd.DataFrame) -> str:
+    """The `macro_average` table in percent (equal task weights)."""
+    header = ["model", "tasks", "questions", "macro acc", "95% CI"]
+    rows = [
+        [str(r.model), str(r.n_tasks), str(r.n_questions), _pct(r.mean), _ci(r.ci_low, r.ci_high)]
+        for r in m.itertuples()
+    ]
+    note = "\nmacro acc: mean of the test tasks' accuracies (equal weights); CI: bootstrap over questions within tasks.\n"
+    return markdown_table(header, rows) + note
+
+
 def format_paired(p: pd.DataFrame) -> str:
     """The `paired_compare` table in percentage points."""
     header = ["model", "task", "baseline", "model acc", "diff", "95% CI", "p", "p adj", "sig", "MDE"]
@@ -78,14 +89,17 @@ def format_paired(p: pd.DataFrame) -> str:
 
 
 def format_selection(sel: AlphaSelection) -> str:
-    """The `select_alpha` result: chosen α, its test score, the honest and the naive estimates."""
-    header = ["scope", "method", "α", "test at α", "honest", "naive α", "naive best", "optimism"]
+    """The `select_alpha` result: chosen α, its test score, the honest and the naive estimates.
+
+    Figures computed on the test questions the α was chosen on are marked optimistic (†).
+    """
+    header = ["scope", "method", "α", "test at α", "honest", "naive α", "naive best †", "optimism"]
     rows = [
         [
             c.scope,
             c.method,
             f"{c.alpha:g}",
-            _score(c.test),
+            _score(c.test) + (" †" if c.method != "dev" and not math.isnan(c.test.mean) else ""),
             _score(c.honest),
             f"{c.naive_alpha:g}",
             _score(c.naive),
@@ -93,7 +107,11 @@ def format_selection(sel: AlphaSelection) -> str:
         ]
         for c in sel.choices
     ]
-    return markdown_table(header, rows)
+    note = (
+        "\n† optimistic: α chosen on these same test questions. For cross-fit tasks only `honest` is "
+        "unbiased; its interval comes from a bootstrap over the whole selection.\n"
+    )
+    return markdown_table(header, rows) + note
 
 
 def jsonable(obj: Any) -> Any:
