@@ -1,34 +1,39 @@
 """The grid runner: every model × task × seed cell, resumable, every sample stored.
 
-Plan: expand the grid into cells, fingerprint each (`rv_eval.fingerprint`), write OUT/run.json,
-and skip cells already stored under the same fingerprint. Execute: per engine (a model folder, or
-a vector's target with α applied in place), build each task's requests through lm-eval's task
-machinery, send k copies of each request (the k samples per question) to the backend's
-`generate_until`, grade every response with `rv_eval.tasks.grade_response`, and persist the cell
-as soon as it finishes (atomic parquet + index). A killed run loses only its in-flight cell.
+Plan (here, in the driver): expand the grid into cells, fingerprint each (`rv_eval.fingerprint`),
+write OUT/run.json, skip cells already stored under the same fingerprint, and group the pending
+cells by engine (a model folder, or a vector's target with all its α values).
+Execute (an executor from `rv_eval.executors`: this process, or a Ray cluster): per engine, build
+each task's requests through lm-eval's task machinery, send k copies of each request (the k
+samples per question) to the backend's `generate_until`, and grade every response with
+`rv_eval.tasks.grade_response` (`evaluate_cell`). Publish (here again): each finished cell is
+written as soon as the executor hands it back (atomic parquet + index), under the fingerprint
+planned here. A killed run loses only its in-flight cells.
 """
 
 from __future__ import annotations
 
 import copy
-import gc
 import importlib.metadata
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
 from rv_eval import __version__, fingerprint
-from rv_eval.backends import create_lm, supports_in_place
 from rv_eval.errors import UserError
-from rv_eval.grid import Cell, Grid, ModelSpec, VectorSpec, shard_cells
+from rv_eval.executors import CellResult, EngineGroup, Executor, Job, get_executor
+from rv_eval.grid import Cell, Grid, ModelSpec, shard_cells
 from rv_eval.paths import TASKS_DIR
 from rv_eval.schema import Grade, RunMeta, samples_frame
 from rv_eval.store import Store
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +49,7 @@ class RunSummary:
     skipped: int  # already stored with the same fingerprint
     ran: list[str] = field(default_factory=list)  # keys of cells run now
     seconds: float = 0.0
+    workers: dict[str, str] = field(default_factory=dict)  # cell key -> where it ran
 
 
 @dataclass
@@ -185,8 +191,12 @@ class Plan:
 
 
 def run_grid(grid: Grid, shard: tuple[int, int] | None = None, materialize: bool | None = None,
-             grader: Grader | None = None, progress: bool = True) -> RunSummary:
-    """Run every pending cell of `grid` (or of shard i/n) into `grid.out`; return what was done."""
+             grader: Grader | None = None, progress: bool = True, executor: Executor | None = None) -> RunSummary:
+    """Run every pending cell of `grid` (or of shard i/n) into `grid.out`; return what was done.
+
+    The cells run where `executor` puts them (default: this process); each finished cell is
+    published here, by the driver, as soon as the executor hands it back.
+    """
     t0 = time.perf_counter()
     store = Store(grid.out)
     store.check_writable()  # --out a file: one clear error before anything is written
@@ -204,126 +214,44 @@ def run_grid(grid: Grid, shard: tuple[int, int] | None = None, materialize: bool
     if not pending:
         summary.seconds = time.perf_counter() - t0
         return summary
-    grade = grader or default_grader()
     in_place = grid.backend.in_place if materialize is None else not materialize
-    live: Any = None  # the engine in use; closed before the next one loads (GPU memory)
-    try:
-        with tqdm(total=len(pending), desc="cells", unit="cell", disable=not progress) as bar:
-            for lm, model, cells in _engines(grid, pending, in_place):
-                live = lm
-                for cell in cells:
-                    bar.set_postfix_str(cell.key)
-                    _run_cell(lm, grid, model, cell, plan, catalog.get(cell.task, plan.limit(cell.task)), store,
-                              grade, progress)
-                    summary.ran.append(cell.key)
-                    bar.update(1)
-                del lm
-    finally:
-        _close(live)
+    job = Job(grid=grid, fingerprints={c.key: plan.fps[c.key] for c in pending},
+              task_fingerprints={t.name: catalog.get(t.name, t.limit).fingerprint for t in grid.tasks},
+              in_place=in_place, grader=grader or default_grader(), progress=progress)
+    executor = executor or get_executor("local")
+    by_key = {c.key: c for c in pending}
+    with tqdm(total=len(pending), desc="cells", unit="cell", disable=not progress) as bar:
+        for result in executor.run(job, engine_groups(grid, pending)):
+            publish(store, by_key[result.key], result)
+            summary.ran.append(result.key)
+            summary.workers[result.key] = result.worker
+            bar.set_postfix_str(result.key)
+            bar.update(1)
     summary.seconds = time.perf_counter() - t0
     return summary
 
 
-def _close(lm: Any) -> None:
-    """Release an engine's memory now (vLLM holds most of the GPU until closed)."""
-    if lm is not None and callable(getattr(lm, "close", None)):
-        lm.close()
-
-
-def _engines(grid: Grid, pending: list[Cell], in_place: bool) -> Iterator[tuple[Any, ModelSpec, list[Cell]]]:
-    """Yield (live LM, model, its pending cells), loading each engine once (α sweep in place)."""
-    load = _Loader(grid)
+def engine_groups(grid: Grid, pending: list[Cell]) -> list[EngineGroup]:
+    """The pending cells grouped by engine: each plain model, then each vector with all its α values."""
     by_model: dict[str, list[Cell]] = {}
     for c in pending:
         by_model.setdefault(c.model, []).append(c)
-    for m in grid.models:
-        if m.name in by_model and not m.is_variant:
-            yield load(m.path or ""), m, by_model[m.name]
+    opts = grid.backend.options
+    gpus = int(opts.get("tensor_parallel_size", 1)) * int(opts.get("pipeline_parallel_size", 1))
+    groups = [EngineGroup(m.name, (m,), tuple(by_model[m.name]), gpus=gpus)
+              for m in grid.models if m.name in by_model and not m.is_variant]
     for v in grid.vectors:
-        variants = [m for m in grid.models if m.vector == v.name and m.name in by_model]
-        if not variants:
-            continue
-        if in_place:
-            yield from _in_place(grid, load, v, variants, by_model)
-        else:
-            yield from _materialized(grid, load, v, variants, by_model)
+        variants = tuple(m for m in grid.models if m.vector == v.name and m.name in by_model)
+        if variants:
+            groups.append(EngineGroup(v.name, variants, tuple(c for m in variants for c in by_model[m.name]),
+                                      vector=v, gpus=gpus))
+    return groups
 
 
-def _in_place(grid: Grid, load: _Loader, v: VectorSpec, variants: list[ModelSpec], by_model: dict[str, list[Cell]]):
-    lm = load(v.target)
-    if not supports_in_place(lm):
-        log.warning("backend %s cannot load weights in place; materializing the variants of %s", grid.backend.name, v.name)
-        del lm
-        yield from _materialized(grid, load, v, variants, by_model)
-        return
-    spec = merge_spec(v, [m.alpha for m in variants], grid.out / "variants" / v.name)
-    for m in variants:
-        t = time.perf_counter()
-        set_variant_weights(lm, spec, float(m.alpha or 0.0))
-        log.info("%s: weights set in place in %.2f s", m.name, time.perf_counter() - t)
-        yield lm, m, by_model[m.name]
-
-
-def set_variant_weights(lm: Any, spec: Any, alpha: float) -> None:
-    """Set θ_target + α·v in the live engine, computed by `rv_eval.merge.stream_variant`.
-
-    Runs with one torch thread, as `merge_variants` does: the per-tensor work is small and
-    memory-bound, and intra-op threads only contend (measured 6-17 s with 2 threads vs 0.5-1.2 s
-    with 1 for a 77 M-parameter model on the shared 2-core machine).
-    """
-    import torch
-
-    from rv_eval.merge import stream_variant
-
-    if callable(getattr(lm, "load_variant", None)):  # vLLM: each worker computes the variant itself
-        lm.load_variant(spec, alpha)
-        return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        lm.load_weights(stream_variant(spec, alpha))
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _materialized(grid: Grid, load: _Loader, v: VectorSpec, variants: list[ModelSpec], by_model: dict[str, list[Cell]]):
-    from rv_eval.merge import merge_variants
-
-    spec = merge_spec(v, [m.alpha for m in variants], grid.out / "variants" / v.name)
-    paths = merge_variants(spec)
-    for m in variants:
-        yield load(str(paths[m.alpha])), m, by_model[m.name]
-
-
-def merge_spec(v: VectorSpec, alphas: list[float | None], out: Path) -> Any:
-    """The `rv_eval.merge.MergeSpec` of a grid vector for the given α list."""
-    from rv_eval.merge import MergeSpec
-
-    return MergeSpec(pre=v.pre, post=v.post, target=v.target, name=v.name,
-                     alphas=tuple(float(a) for a in alphas if a is not None), out=out, **v.merge)
-
-
-class _Loader:
-    """Loads engines for one run; the engine loaded before is closed and its memory reclaimed first.
-
-    Closing matters on a GPU: the previous engine is still referenced by the caller's loop, so
-    without `close()` a vLLM engine would keep most of the device memory while the next one starts.
-    """
-
-    def __init__(self, grid: Grid) -> None:
-        self.grid, self.last = grid, None
-
-    def __call__(self, model: str) -> Any:
-        if self.last is not None:
-            _close(self.last)
-            self.last = None
-            gc.collect()  # ~1 s with lm-eval imported, so only between engines
-            import torch
-
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-        self.last = create_lm(self.grid.backend.name, model, self.grid.backend.options)
-        return self.last
+def publish(store: Store, cell: Cell, result: CellResult) -> None:
+    """Write one finished cell into the results folder (atomic, under the fingerprint the driver planned)."""
+    store.write_cell(result.key, {"model": cell.model, "task": cell.task, "seed": cell.seed,
+                                  "fingerprint": result.fingerprint}, result.frame)
 
 
 def generation_kwargs(task_kwargs: dict[str, Any], grid: Grid) -> dict[str, Any]:
@@ -355,9 +283,9 @@ def _build_requests(lm: Any, grid: Grid, ts: _TaskState) -> list[Any]:
     return requests
 
 
-def _run_cell(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, plan: Plan, ts: _TaskState,
-              store: Store, grade: Grader, progress: bool = True) -> None:
-    """Generate, grade and persist one cell."""
+def evaluate_cell(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, ts: _TaskState, grade: Grader,
+                  progress: bool = True) -> pd.DataFrame:
+    """Generate and grade one cell on the live engine `lm`; return its samples table (nothing is written)."""
     k = grid.sampling.samples
     requests = _build_requests(lm, grid, ts)
     set_seed = getattr(lm, "set_seed", None)
@@ -372,8 +300,7 @@ def _run_cell(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, plan: Plan, ts:
     rows = _rows(lm, grid, model, cell, requests, resps, k, seconds, grade, _engine_token_counts(lm, len(resps)))
     df = samples_frame(rows)
     df["doc_json"] = [r["_doc_json"] for r in rows]
-    store.write_cell(cell.key, {"model": cell.model, "task": cell.task, "seed": cell.seed,
-                                "fingerprint": plan.fps[cell.key]}, df)
+    return df
 
 
 def _engine_token_counts(lm: Any, n: int) -> list[tuple[int, int]] | None:
