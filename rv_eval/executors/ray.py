@@ -1,0 +1,146 @@
+"""The Ray executor: each engine group on its own Ray actor, anywhere on a Ray cluster.
+
+- One actor per engine group (a model's cells, or a vector's target with all its α values); the
+  actor owns one engine on `num_gpus` = the group's tensor-parallel size (no GPU is asked for
+  on a cluster without GPUs) and switches α in place inside itself.
+- Every cell is one actor call, all submitted at once; Ray places the actors as resources free
+  up (no scheduler of our own). A finished group's actor is killed to free its resources.
+- Cells come back as data (`CellResult`); the driver publishes them. Workers never see the
+  results folder: the grid they get has its `out` replaced by a temporary folder of their own
+  (used only for materialized α-variants).
+- A dead node or actor loses only its in-flight cells: the actor is restarted (on another node
+  if its own is gone, `max_restarts`) and the calls it had not finished are retried on it
+  (`max_task_retries`). Seeds are per cell, so a retried cell gives the same samples.
+
+Models, tasks and benchmark data must be readable at the same paths on every node; each worker
+checks that the tasks it loads have the fingerprints the driver planned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from rv_eval.errors import UserError
+from rv_eval.executors import CellResult, EngineGroup, Job
+from rv_eval.grid import Cell
+
+log = logging.getLogger(__name__)
+
+#: restarts of a dead engine actor, and retries of each cell it had not finished
+MAX_RESTARTS = 3
+
+
+class EngineWorker:
+    """The actor body: one engine group's `EngineSession` in a Ray worker process."""
+
+    def __init__(self, job: Job, group: EngineGroup) -> None:
+        import ray
+
+        from rv_eval.executors.engine import EngineSession
+
+        scratch = Path(tempfile.mkdtemp(prefix="rv-eval-worker-"))
+        self.node = ray.get_runtime_context().get_node_id()
+        self.session = EngineSession(dataclasses.replace(job, grid=dataclasses.replace(job.grid, out=scratch)),
+                                     group, scratch / "variants" / group.name)
+
+    def run(self, cell: Cell) -> CellResult:
+        """Run one cell here and return it (as data) to the driver."""
+        result = self.session.run(cell)
+        result.worker = self.node
+        return result
+
+
+class RayExecutor:
+    """Runs engine groups as Ray actors on the cluster at `address` ("auto" or HOST:PORT)."""
+
+    name = "ray"
+
+    def __init__(self, address: str = "auto", cpus_per_engine: float = 1.0, max_restarts: int = MAX_RESTARTS) -> None:
+        self.address, self.cpus, self.max_restarts = address, cpus_per_engine, max_restarts
+
+    def run(self, job: Job, groups: Sequence[EngineGroup]) -> Iterator[CellResult]:
+        """Yield each cell as its actor finishes it; raise UserError naming cells lost beyond retries."""
+        ray = _connect(self.address)
+        try:
+            yield from self._run(ray, job, groups)
+        finally:
+            ray.shutdown()
+
+    def _run(self, ray: Any, job: Job, groups: Sequence[EngineGroup]) -> Iterator[CellResult]:
+        has_gpus = ray.cluster_resources().get("GPU", 0) > 0
+        actor_cls = ray.remote(EngineWorker)
+        job_ref = ray.put(job)  # one copy in the object store, shared by every actor
+        actors, left, calls = [], [], {}
+        for gi, group in enumerate(groups):
+            actor = actor_cls.options(
+                num_cpus=self.cpus, num_gpus=group.gpus if has_gpus else 0,
+                max_restarts=self.max_restarts, max_task_retries=self.max_restarts,
+            ).remote(job_ref, group)
+            actors.append(actor)
+            left.append(len(group.cells))
+            for cell in group.cells:
+                calls[actor.run.remote(cell)] = (gi, cell)
+        log.info("ray: %d engine groups, %d cells submitted (%s)", len(groups), len(calls),
+                 "GPUs" if has_gpus else "no GPUs in the cluster: CPU only")
+        failed: list[str] = []
+        resent: dict[str, int] = {}
+        while calls:
+            done, _ = ray.wait(list(calls), num_returns=1)
+            gi, cell = calls.pop(done[0])
+            try:
+                result = ray.get(done[0])
+            except (ray.exceptions.ObjectLostError, ray.exceptions.OwnerDiedError):
+                # finished, but its node died before the result reached the driver: run it again
+                if resent.get(cell.key, 0) < self.max_restarts:
+                    resent[cell.key] = resent.get(cell.key, 0) + 1
+                    calls[actors[gi].run.remote(cell)] = (gi, cell)
+                    continue
+                failed.append(cell.key)
+            except ray.exceptions.RayTaskError as e:
+                cause = getattr(e, "cause", None)
+                if isinstance(cause, UserError):
+                    raise cause from None
+                raise
+            except ray.exceptions.RayActorError as e:
+                if e.actor_init_failed:
+                    lines = [ln for ln in str(e).strip().splitlines() if ln.strip()]
+                    raise UserError(f"the engine of {groups[gi].name!r} could not start on a Ray worker "
+                                    f"({lines[-1].strip() if lines else type(e).__name__}). Fix: install the "
+                                    "same rv-eval on every node and give every node the models, tasks and data "
+                                    "at the same paths.") from None
+                log.error("cell %s lost after %d restarts of its engine: %s", cell.key, self.max_restarts,
+                          str(e).splitlines()[0] if str(e) else type(e).__name__)
+                failed.append(cell.key)
+            else:
+                yield result
+            left[gi] -= 1
+            if left[gi] == 0:
+                ray.kill(actors[gi], no_restart=True)  # free its GPUs for the groups still waiting
+        if failed:
+            raise UserError(f"{len(failed)} cells were lost with their engine after {self.max_restarts} restarts "
+                            f"(e.g. {failed[0]}). Fix: check the Ray workers' logs, then re-run the same "
+                            "command: finished cells are kept and only these run again.")
+
+
+def _connect(address: str) -> Any:
+    """`ray` connected to the cluster at `address` (UserError when Ray or the cluster is missing)."""
+    try:
+        import ray
+    except ImportError:
+        raise UserError("--executor ray needs Ray. Fix: pip install 'rv-eval[ray]'.") from None
+    os.environ.setdefault("RAY_DEDUP_LOGS", "1")
+    try:
+        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False,
+                 ignore_reinit_error=True)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"no Ray cluster reachable at {address!r} ({first}). Fix: start one "
+                        "(`ray start --head` on the first node, `ray start --address HEAD:6379` on the "
+                        "others) or pass --ray-address HOST:PORT.") from None
+    return ray
