@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import socket
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -63,6 +64,7 @@ class RayExecutor:
 
     def __init__(self, address: str = "auto", cpus_per_engine: float = 1.0, max_restarts: int = MAX_RESTARTS) -> None:
         self.address, self.cpus, self.max_restarts = address, cpus_per_engine, max_restarts
+        check_address(address)
 
     def run(self, job: Job, groups: Sequence[EngineGroup]) -> Iterator[CellResult]:
         """Yield each cell as its actor finishes it; raise UserError naming cells lost beyond retries."""
@@ -126,6 +128,21 @@ class RayExecutor:
             raise UserError(f"{len(failed)} cells were lost with their engine after {self.max_restarts} restarts "
                             f"(e.g. {failed[0]}). Fix: check the Ray workers' logs, then re-run the same "
                             "command: finished cells are kept and only these run again.")
+
+
+def check_address(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast (UserError) when a HOST:PORT address has nobody listening; ray.init would retry for minutes."""
+    if address == "auto" or address.startswith(("ray://", "local")):
+        return
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise UserError(f"--ray-address {address!r}: expected auto or HOST:PORT (e.g. 10.0.0.1:6379). "
+                        "Fix: pass the address `ray start --head` printed.")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as e:
+        raise UserError(f"no Ray cluster at {address} ({e.strerror or e}). Fix: start one there with "
+                        f"`ray start --head --port {port}`, or pass the address of a running one.") from None
 
 
 def _connect(address: str) -> Any:
