@@ -286,18 +286,41 @@ def _build_requests(lm: Any, grid: Grid, ts: _TaskState) -> list[Any]:
 def evaluate_cell(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, ts: _TaskState, grade: Grader,
                   progress: bool = True) -> pd.DataFrame:
     """Generate and grade one cell on the live engine `lm`; return its samples table (nothing is written)."""
-    k = grid.sampling.samples
-    requests = _build_requests(lm, grid, ts)
+    requests, clones = cell_requests(lm, grid, cell, ts)
     set_seed = getattr(lm, "set_seed", None)
     if set_seed is None:
         raise UserError(f"backend {grid.backend.name!r} has no set_seed(); the runner needs explicit seeds. "
                         "Fix: use the hf or vllm backend of rv-eval.")
     set_seed(cell.seed)
     t = time.perf_counter()
-    clones = [r for r in requests for _ in range(k)]  # k samples per question (lm-eval's repeats)
     resps = lm.generate_until(clones, disable_tqdm=not progress) if requests else []
-    seconds = (time.perf_counter() - t) / max(1, len(resps))
-    rows = _rows(lm, grid, model, cell, requests, resps, k, seconds, grade, _engine_token_counts(lm, len(resps)))
+    return cell_frame(lm, grid, model, cell, requests, resps, time.perf_counter() - t, grade)
+
+
+def cell_requests(lm: Any, grid: Grid, cell: Cell, ts: _TaskState, with_seed: bool = False) -> tuple[list, list]:
+    """(the task's requests, the k copies of each sent to the engine: lm-eval's repeats).
+
+    `with_seed` puts the cell's seed into every copy's gen_kwargs, for backends that seed each
+    request (vLLM's `generate_cells`), so cells with different seeds can share one submission.
+    """
+    k = grid.sampling.samples
+    requests = _build_requests(lm, grid, ts)
+    if not with_seed:
+        return requests, [r for r in requests for _ in range(k)]
+    clones = []
+    for r in requests:
+        seeded = copy.copy(r)
+        seeded.arguments = (r.args[0], {**r.args[1], "seed": cell.seed})
+        clones += [seeded] * k
+    return requests, clones
+
+
+def cell_frame(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, requests: list[Any], resps: list[str],
+               seconds: float, grade: Grader) -> pd.DataFrame:
+    """The graded samples table of one cell from its engine responses (`seconds`: generation time)."""
+    k = grid.sampling.samples
+    rows = _rows(lm, grid, model, cell, requests, resps, k, seconds / max(1, len(resps)), grade,
+                 _engine_token_counts(lm, len(resps)))
     df = samples_frame(rows)
     df["doc_json"] = [r["_doc_json"] for r in rows]
     return df

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,18 +46,49 @@ class EngineSession:
         """Generate and grade one cell on this group's engine; return it as data."""
         from rv_eval.runner import evaluate_cell
 
-        grid = self.job.grid
         model = self.group.model(cell.model)
-        limit = next(t.limit for t in grid.tasks if t.name == cell.task)
+        ts = self._task(cell)
+        lm = self._engine_for(model)
+        frame = evaluate_cell(lm, self.job.grid, model, cell, ts, self.job.grader, self.job.progress)
+        return CellResult(cell.key, self.job.fingerprints[cell.key], frame)
+
+    def run_many(self, cells: Sequence[Cell]) -> Iterator[CellResult]:
+        """Run `cells`, yielding each as soon as it is done.
+
+        On a backend with `generate_cells` (vLLM), all pending cells of one model (tasks × seeds
+        × k samples) go to the engine in one submission, so continuous batching keeps it busy
+        through the long tails of reasoning traces; each cell still comes back as soon as its own
+        requests are done. Other backends run the cells one by one.
+        """
+        from rv_eval.runner import cell_frame, cell_requests
+
+        by_model: dict[str, list[Cell]] = {}
+        for c in cells:
+            by_model.setdefault(c.model, []).append(c)
+        for name, mcells in by_model.items():
+            model = self.group.model(name)
+            lm = self._engine_for(model)
+            if len(mcells) == 1 or not callable(getattr(lm, "generate_cells", None)):
+                yield from (self.run(c) for c in mcells)
+                continue
+            work = [(c, *cell_requests(lm, self.job.grid, c, self._task(c), with_seed=True)) for c in mcells]
+            t0 = time.perf_counter()
+            for i, resps in lm.generate_cells([clones for _, _, clones in work], disable_tqdm=not self.job.progress):
+                c, requests, _ = work[i]
+                frame = cell_frame(lm, self.job.grid, model, c, requests, resps, time.perf_counter() - t0,
+                                   self.job.grader)
+                yield CellResult(c.key, self.job.fingerprints[c.key], frame)
+
+    def _task(self, cell: Cell) -> Any:
+        """The loaded task of `cell`, checked against the fingerprint the driver planned."""
+        limit = next(t.limit for t in self.job.grid.tasks if t.name == cell.task)
         ts = self.catalog.get(cell.task, limit)
         planned = self.job.task_fingerprints[cell.task]
         if ts.fingerprint != planned:
             raise UserError(f"task {cell.task!r} differs where it runs from where the run was planned "
                             f"(fingerprint {ts.fingerprint[:12]} vs {planned[:12]}). Fix: give every node the "
                             "same tasks/ folder and benchmark data.")
-        lm = self._engine_for(model)
-        frame = evaluate_cell(lm, grid, model, cell, ts, self.job.grader, self.job.progress)
-        return CellResult(cell.key, self.job.fingerprints[cell.key], frame)
+        return ts
 
     def close(self) -> None:
         """Release the engine (its accelerator memory) now."""

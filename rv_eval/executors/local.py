@@ -24,7 +24,6 @@ class LocalExecutor:
         try:
             for group in groups:
                 session = EngineSession(job, group, job.grid.out / "variants" / group.name, loader, catalog)
-                for cell in group.cells:
-                    yield session.run(cell)
+                yield from session.run_many(group.cells)
         finally:
             close_lm(loader.last)
