@@ -232,19 +232,30 @@ def run_grid(grid: Grid, shard: tuple[int, int] | None = None, materialize: bool
 
 
 def engine_groups(grid: Grid, pending: list[Cell]) -> list[EngineGroup]:
-    """The pending cells grouped by engine: each plain model, then each vector with all its α values."""
+    """The pending cells grouped by engine: each plain model, then each vector with all its α values.
+
+    With the backend option `data_parallel_size: D` (> 1) each group's cells are split into D
+    contiguous parts, one engine each: data parallelism is one engine per GPU group, which the Ray
+    executor runs side by side.
+    """
     by_model: dict[str, list[Cell]] = {}
     for c in pending:
         by_model.setdefault(c.model, []).append(c)
     opts = grid.backend.options
     gpus = int(opts.get("tensor_parallel_size", 1)) * int(opts.get("pipeline_parallel_size", 1))
-    groups = [EngineGroup(m.name, (m,), tuple(by_model[m.name]), gpus=gpus)
-              for m in grid.models if m.name in by_model and not m.is_variant]
+    whole = [(m.name, (m,), tuple(by_model[m.name]), None)
+             for m in grid.models if m.name in by_model and not m.is_variant]
     for v in grid.vectors:
         variants = tuple(m for m in grid.models if m.vector == v.name and m.name in by_model)
         if variants:
-            groups.append(EngineGroup(v.name, variants, tuple(c for m in variants for c in by_model[m.name]),
-                                      vector=v, gpus=gpus))
+            whole.append((v.name, variants, tuple(c for m in variants for c in by_model[m.name]), v))
+    dp = max(1, int(opts.get("data_parallel_size", 1)))
+    groups = []
+    for name, models, cells, vector in whole:
+        parts = [cells[len(cells) * i // dp:len(cells) * (i + 1) // dp] for i in range(dp)]
+        for i, part in enumerate(p for p in parts if p):
+            members = tuple(m for m in models if any(c.model == m.name for c in part))
+            groups.append(EngineGroup(name if dp == 1 else f"{name}#{i}", members, part, vector=vector, gpus=gpus))
     return groups
 
 

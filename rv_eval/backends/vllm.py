@@ -24,7 +24,8 @@ Constructor kwargs (all optional except `pretrained`; lm-eval passes them from `
     max_model_len           context window (prompt + generation); default: the model's
     gpu_memory_utilization  fraction of accelerator memory for vLLM  (default 0.9; 0.3 without CUDA)
     tensor_parallel_size    GPUs per engine (vLLM tensor parallelism)          (default 1)
-    data_parallel_size      must be 1: run one job per GPU with `--shard i/n` instead
+    data_parallel_size      must be 1 here: in a grid's backend it means that many engines per
+                            model, which `--executor ray` runs side by side (one per GPU group)
     max_gen_toks            default generation budget when a task sets none     (default 256)
     batch_size              "auto" (vLLM schedules) or an int (requests per generate call)
     think_tags              "<think>,</think>" (default) or "none": how to split the trace
@@ -97,8 +98,8 @@ class VLLMBackend(TemplateLM):
         if int(data_parallel_size) != 1:
             raise UserError(
                 f"rv-vllm: data_parallel_size={data_parallel_size} is not supported in one process "
-                "(vLLM's offline LLM refuses it). Fix: run one job per GPU with `--shard i/n`, "
-                "or use tensor_parallel_size."
+                "(vLLM's offline LLM refuses it). Fix: set it in the grid's backend and run "
+                "`rv-eval run --executor ray` (one engine per GPU group), or use --shard i/n."
             )
         from vllm import LLM
 

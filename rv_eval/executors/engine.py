@@ -195,5 +195,7 @@ class Loader:
 
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
-        self.last = create_lm(self.grid.backend.name, model, self.grid.backend.options)
+        # data_parallel_size is the number of engines per group (see runner.engine_groups), not an engine option
+        options = {k: v for k, v in self.grid.backend.options.items() if k != "data_parallel_size"}
+        self.last = create_lm(self.grid.backend.name, model, options)
         return self.last

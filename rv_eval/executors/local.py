@@ -23,7 +23,8 @@ class LocalExecutor:
         loader, catalog = Loader(job.grid), TaskCatalog(job.grid.task_paths)
         try:
             for group in groups:
-                session = EngineSession(job, group, job.grid.out / "variants" / group.name, loader, catalog)
+                folder = job.grid.out / "variants" / (group.vector.name if group.vector else group.name)
+                session = EngineSession(job, group, folder, loader, catalog)
                 yield from session.run_many(group.cells)
         finally:
             close_lm(loader.last)
