@@ -4,7 +4,9 @@
   actor owns one engine on `num_gpus` = the group's tensor-parallel size (no GPU is asked for
   on a cluster without GPUs) and switches α in place inside itself.
 - Every cell is one actor call, all submitted at once; Ray places the actors as resources free
-  up (no scheduler of our own). A finished group's actor is killed to free its resources.
+  up (no scheduler of our own). Inside the actor the calls that arrive together run as one
+  batch (one vLLM submission per model), each answered as soon as its cell is done. A finished
+  group's actor is killed to free its resources.
 - Cells come back as data (`CellResult`); the driver publishes them. Workers never see the
   results folder: the grid they get has its `out` replaced by a temporary folder of their own
   (used only for materialized α-variants).
@@ -21,9 +23,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import queue
 import socket
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +43,15 @@ MAX_RESTARTS = 3
 
 
 class EngineWorker:
-    """The actor body: one engine group's `EngineSession` in a Ray worker process."""
+    """The actor body: one engine group's `EngineSession` in a Ray worker process.
+
+    Every cell is its own actor call (so Ray retries exactly the unfinished ones), but the calls
+    run concurrently (`max_concurrency`) and only queue their cell: one engine thread takes all
+    cells queued together and runs them as one batch (`EngineSession.run_many`: one vLLM
+    submission per model), answering each call as soon as its cell is done.
+    """
+
+    GATHER_S = 0.2  # a batch closes when no further call arrived for this long
 
     def __init__(self, job: Job, group: EngineGroup) -> None:
         import ray
@@ -49,12 +62,32 @@ class EngineWorker:
         self.node = ray.get_runtime_context().get_node_id()
         self.session = EngineSession(dataclasses.replace(job, grid=dataclasses.replace(job.grid, out=scratch)),
                                      group, scratch / "variants" / group.name)
+        self.queue: queue.Queue[tuple[Cell, Future]] = queue.Queue()
+        threading.Thread(target=self._engine_loop, name="rv-eval-engine", daemon=True).start()
 
     def run(self, cell: Cell) -> CellResult:
         """Run one cell here and return it (as data) to the driver."""
-        result = self.session.run(cell)
+        done: Future = Future()
+        self.queue.put((cell, done))
+        result = done.result()
         result.worker = self.node
         return result
+
+    def _engine_loop(self) -> None:
+        while True:
+            batch = [self.queue.get()]
+            while True:
+                try:
+                    batch.append(self.queue.get(timeout=self.GATHER_S))
+                except queue.Empty:
+                    break
+            waiting = {cell.key: done for cell, done in batch}
+            try:
+                for result in self.session.run_many([cell for cell, _ in batch]):
+                    waiting.pop(result.key).set_result(result)
+            except BaseException as e:  # noqa: BLE001 (handed to the waiting calls, raised there)
+                for done in waiting.values():
+                    done.set_exception(e)
 
 
 class RayExecutor:
@@ -81,7 +114,7 @@ class RayExecutor:
         actors, left, calls = [], [], {}
         for gi, group in enumerate(groups):
             actor = actor_cls.options(
-                num_cpus=self.cpus, num_gpus=group.gpus if has_gpus else 0,
+                num_cpus=self.cpus, num_gpus=group.gpus if has_gpus else 0, max_concurrency=max(1, len(group.cells)),
                 max_restarts=self.max_restarts, max_task_retries=self.max_restarts,
             ).remote(job_ref, group)
             actors.append(actor)
