@@ -110,6 +110,8 @@ class RayExecutor:
     def _run(self, ray: Any, job: Job, groups: Sequence[EngineGroup]) -> Iterator[CellResult]:
         has_gpus = ray.cluster_resources().get("GPU", 0) > 0
         actor_cls = ray.remote(EngineWorker)
+        # workers get no results folder: each replaces `out` by a temporary folder of its own
+        job = dataclasses.replace(job, grid=dataclasses.replace(job.grid, out=Path("rv-eval-results-on-the-driver")))
         job_ref = ray.put(job)  # one copy in the object store, shared by every actor
         actors, left, calls = [], [], {}
         for gi, group in enumerate(groups):
