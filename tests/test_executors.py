@@ -67,3 +67,14 @@ def test_executor_choice_errors(capsys):
     with pytest.raises(SystemExit) as e:
         main(["run", "--model-grid", "x.yaml", "--executor", "dask"])
     assert e.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+def test_workers_get_no_results_folder_and_keep_engine_processes_in_the_actor(tmp_path):
+    pytest.importorskip("ray")
+    from rv_eval.executors.ray import _worker_grid
+
+    g = _worker_grid(grid(tmp_path))
+    assert str(tmp_path) not in str(g.out)
+    assert g.backend.options == {"tensor_parallel_size": 2, "distributed_executor_backend": "mp"}
+    chosen = _worker_grid(grid(tmp_path, ", distributed_executor_backend: ray"))
+    assert chosen.backend.options["distributed_executor_backend"] == "ray"

@@ -111,7 +111,7 @@ class RayExecutor:
         has_gpus = ray.cluster_resources().get("GPU", 0) > 0
         actor_cls = ray.remote(EngineWorker)
         # workers get no results folder: each replaces `out` by a temporary folder of its own
-        job = dataclasses.replace(job, grid=dataclasses.replace(job.grid, out=Path("rv-eval-results-on-the-driver")))
+        job = dataclasses.replace(job, grid=_worker_grid(job.grid))
         job_ref = ray.put(job)  # one copy in the object store, shared by every actor
         actors, left, calls = [], [], {}
         for gi, group in enumerate(groups):
@@ -163,6 +163,17 @@ class RayExecutor:
             raise UserError(f"{len(failed)} cells were lost with their engine after {self.max_restarts} restarts "
                             f"(e.g. {failed[0]}). Fix: check the Ray workers' logs, then re-run the same "
                             "command: finished cells are kept and only these run again.")
+
+
+def _worker_grid(grid: Any) -> Any:
+    """The grid as workers get it: no results folder; a multi-GPU vLLM engine keeps its processes
+    inside the actor (`distributed_executor_backend: mp`, on the GPUs Ray gave the actor) unless
+    the grid chooses otherwise."""
+    backend = grid.backend
+    gpus = int(backend.options.get("tensor_parallel_size", 1)) * int(backend.options.get("pipeline_parallel_size", 1))
+    if backend.name == "vllm" and gpus > 1:
+        backend = dataclasses.replace(backend, options={"distributed_executor_backend": "mp", **backend.options})
+    return dataclasses.replace(grid, out=Path("rv-eval-results-on-the-driver"), backend=backend)
 
 
 def check_address(address: str, timeout_s: float = 5.0) -> None:
