@@ -1,6 +1,7 @@
 """`--executor ray` on a real two-node Ray cluster started here (127.0.0.1, CPU only).
 
-- the tiny grid gives exactly the local executor's samples, and runs on both nodes;
+- the tiny grid gives exactly the local executor's samples, also after its driver was killed
+  mid-run and the run resumed;
 - the workers run in another working directory without write permission and never see the
   results folder: the driver publishes every cell;
 - killing the worker node mid-run loses only its in-flight cell: Ray restarts its engine on the
@@ -10,8 +11,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +30,15 @@ from tests.test_runner import toy_grader, write_grid  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
+ROOT = Path(__file__).resolve().parent.parent
+DRIVER = """
+import sys
+from rv_eval.executors.ray import RayExecutor
+from rv_eval.grid import load_grid
+from rv_eval.runner import run_grid
+from tests.raycluster import slow_grader
+run_grid(load_grid(sys.argv[1]), grader=slow_grader, progress=False, executor=RayExecutor(address=sys.argv[2]))
+"""
 COLS = ["model", "task", "seed", "doc_id", "sample_idx", "prompt", "response", "correct", "n_gen_tokens"]
 
 
@@ -45,7 +58,7 @@ def _samples(out):
     return load_samples(out)[COLS].sort_values(COLS[:5]).reset_index(drop=True)
 
 
-def test_ray_equals_local_and_driver_publishes(cluster, tiny_family, tmp_path):
+def test_ray_equals_local_driver_publishes_and_a_killed_driver_resumes(cluster, tiny_family, tmp_path):
     f = tiny_family
     models = (f"  - vector: {{name: tiny, pre: {f['pre']}, post: {f['post']}, target: {f['target']}, "
               "alphas: [0, 1]}\n"
@@ -55,14 +68,28 @@ def test_ray_equals_local_and_driver_publishes(cluster, tiny_family, tmp_path):
     for g in (local_grid, ray_grid):
         g.write_text(g.read_text().replace("baseline: target", "baseline: post"))
     local = run_grid(load_grid(local_grid), grader=toy_grader, progress=False)
+    # a Ray driver killed (SIGKILL) after its first published cell ...
+    cells = tmp_path / "viaray" / "cells"
+    driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(ray_grid), cluster.address], cwd=ROOT,
+                              env=cluster.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 150
+    try:
+        while time.monotonic() < deadline and driver.poll() is None and not list(cells.glob("*.parquet")):
+            time.sleep(0.05)
+    finally:
+        driver.kill()
+        driver.wait()
+    survived = {p.name: p.stat().st_mtime_ns for p in cells.glob("*.parquet")}
+    assert 1 <= len(survived) < 6, "the driver should be killed mid-run"
+    # ... resumes like a local run: finished cells kept, the rest run on the cluster
     s = run_grid(load_grid(ray_grid), grader=toy_grader, progress=False,
                  executor=RayExecutor(address=cluster.address))
-    assert sorted(s.ran) == sorted(local.ran) and len(s.ran) == 6
-    assert len(set(s.workers.values())) == 2, s.workers  # both nodes ran cells
+    assert s.skipped == len(survived) and len(s.ran) == len(set(s.ran)) == 6 - len(survived)
+    assert sorted(s.ran + [n.removesuffix(".parquet") for n in survived]) == sorted(local.ran)
+    assert all(cells.joinpath(n).stat().st_mtime_ns == t for n, t in survived.items())
     assert "local" not in s.workers.values()
     assert _samples(tmp_path / "viaray").equals(_samples(tmp_path / "local"))
     assert os.listdir(cluster.cwd) == []  # nothing written where the workers run
-    # resuming the Ray run finds everything done
     again = run_grid(load_grid(ray_grid), grader=toy_grader, progress=False,
                      executor=RayExecutor(address=cluster.address))
     assert again.ran == [] and again.skipped == 6
