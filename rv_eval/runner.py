@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from rv_eval import __version__, fingerprint
 from rv_eval.errors import UserError
-from rv_eval.executors import CellResult, EngineGroup, Executor, Job, get_executor
+from rv_eval.executors import EngineGroup, Executor, Job, get_executor
 from rv_eval.grid import Cell, Grid, ModelSpec, shard_cells
 from rv_eval.paths import TASKS_DIR
 from rv_eval.schema import Grade, RunMeta, samples_frame
@@ -222,7 +222,11 @@ def run_grid(grid: Grid, shard: tuple[int, int] | None = None, materialize: bool
     by_key = {c.key: c for c in pending}
     with tqdm(total=len(pending), desc="cells", unit="cell", disable=not progress) as bar:
         for result in executor.run(job, engine_groups(grid, pending)):
-            publish(store, by_key[result.key], result)
+            cell = by_key.pop(result.key, None)
+            if cell is None:  # an executor must hand back each pending cell once
+                log.warning("ignoring a second result for cell %s", result.key)
+                continue
+            publish(store, cell, plan.fps[cell.key], result.frame)
             summary.ran.append(result.key)
             summary.workers[result.key] = result.worker
             bar.set_postfix_str(result.key)
@@ -259,10 +263,9 @@ def engine_groups(grid: Grid, pending: list[Cell]) -> list[EngineGroup]:
     return groups
 
 
-def publish(store: Store, cell: Cell, result: CellResult) -> None:
+def publish(store: Store, cell: Cell, fp: str, frame: pd.DataFrame) -> None:
     """Write one finished cell into the results folder (atomic, under the fingerprint the driver planned)."""
-    store.write_cell(result.key, {"model": cell.model, "task": cell.task, "seed": cell.seed,
-                                  "fingerprint": result.fingerprint}, result.frame)
+    store.write_cell(cell.key, {"model": cell.model, "task": cell.task, "seed": cell.seed, "fingerprint": fp}, frame)
 
 
 def generation_kwargs(task_kwargs: dict[str, Any], grid: Grid) -> dict[str, Any]:
