@@ -116,7 +116,7 @@ class RayExecutor:
         actors, left, calls = [], [], {}
         for gi, group in enumerate(groups):
             actor = actor_cls.options(
-                num_cpus=self.cpus, num_gpus=group.gpus if has_gpus else 0, max_concurrency=max(1, len(group.cells)),
+                num_cpus=self.cpus, num_gpus=group.gpus if has_gpus else 0, max_concurrency=min(512, max(1, len(group.cells))),
                 max_restarts=self.max_restarts, max_task_retries=self.max_restarts,
             ).remote(job_ref, group)
             actors.append(actor)
