@@ -72,8 +72,8 @@ def bench_overhead(family: dict[str, Path], root: Path, limit: int, max_gen: int
 def bench_alpha_switch(family: dict[str, Path], root: Path, repeat: int) -> dict:
     """Median time to switch α: in place vs loading a materialized variant (and vs merge + load)."""
     from rv_eval.backends.hf import RVHFLM
+    from rv_eval.executors.engine import set_variant_weights
     from rv_eval.merge import MergeSpec, merge_variants
-    from rv_eval.runner import set_variant_weights
 
     runs = iter(range(1000))
 

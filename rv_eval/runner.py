@@ -1,35 +1,39 @@
 """The grid runner: every model × task × seed cell, resumable, every sample stored.
 
-Plan: expand the grid into cells, fingerprint each (`rv_eval.fingerprint`), write OUT/run.json,
-and skip cells already stored under the same fingerprint. Execute: per engine (a model folder, or
-a vector's target with α applied in place), build each task's requests through lm-eval's task
-machinery, send k copies of each request (the k samples per question) to the backend's
-`generate_until`, grade every response with `rv_eval.tasks.grade_response`, and persist the cell
-as soon as it finishes (atomic parquet + index). A killed run loses only its in-flight cell.
+Plan (here, in the driver): expand the grid into cells, fingerprint each (`rv_eval.fingerprint`),
+write OUT/run.json, skip cells already stored under the same fingerprint, and group the pending
+cells by engine (a model folder, or a vector's target with all its α values).
+Execute (an executor from `rv_eval.executors`: this process, or a Ray cluster): per engine, build
+each task's requests through lm-eval's task machinery, send k copies of each request (the k
+samples per question) to the backend's `generate_until`, and grade every response with
+`rv_eval.tasks.grade_response` (`evaluate_cell`). Publish (here again): each finished cell is
+written as soon as the executor hands it back (atomic parquet + index), under the fingerprint
+planned here. A killed run loses only its in-flight cells.
 """
 
 from __future__ import annotations
 
 import copy
-import gc
 import importlib.metadata
 import logging
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
 from rv_eval import __version__, fingerprint
-from rv_eval.backends import create_lm, supports_in_place
 from rv_eval.errors import UserError
-from rv_eval.grid import Cell, Grid, ModelSpec, VectorSpec, shard_cells
+from rv_eval.executors import EngineGroup, Executor, Job, get_executor
+from rv_eval.grid import Cell, Grid, ModelSpec, shard_cells
 from rv_eval.paths import TASKS_DIR
 from rv_eval.sample_grading import DEFAULT_TIMEOUT_S, Grader, SampleGrader
 from rv_eval.schema import Grade, RunMeta, samples_frame
 from rv_eval.store import Store
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +47,7 @@ class RunSummary:
     skipped: int  # already stored with the same fingerprint
     ran: list[str] = field(default_factory=list)  # keys of cells run now
     seconds: float = 0.0
+    workers: dict[str, str] = field(default_factory=dict)  # cell key -> where it ran
 
 
 @dataclass
@@ -185,12 +190,15 @@ class Plan:
 
 
 def run_grid(grid: Grid, shard: tuple[int, int] | None = None, materialize: bool | None = None,
-             grader: Grader | None = None, progress: bool = True,
+             grader: Grader | None = None, progress: bool = True, executor: Executor | None = None,
              grade_timeout_s: float = DEFAULT_TIMEOUT_S) -> RunSummary:
     """Run every pending cell of `grid` (or of shard i/n) into `grid.out`; return what was done.
 
-    Responses are graded in worker processes, each under a hard limit of `grade_timeout_s` seconds
-    (reason `timeout` past it); a custom `grader` callable runs in this process instead."""
+    The cells run where `executor` puts them (default: this process); each finished cell is
+    published here, by the driver, as soon as the executor hands it back. Responses are graded in
+    worker processes, each under a hard limit of `grade_timeout_s` seconds (reason `timeout` past
+    it); a custom `grader` callable runs in the engine's process instead.
+    """
     t0 = time.perf_counter()
     store = Store(grid.out)
     store.check_writable()  # --out a file: one clear error before anything is written
@@ -208,127 +216,58 @@ def run_grid(grid: Grid, shard: tuple[int, int] | None = None, materialize: bool
     if not pending:
         summary.seconds = time.perf_counter() - t0
         return summary
-    grade = SampleGrader(grader, timeout_s=grade_timeout_s)
     in_place = grid.backend.in_place if materialize is None else not materialize
-    live: Any = None  # the engine in use; closed before the next one loads (GPU memory)
-    try:
-        with tqdm(total=len(pending), desc="cells", unit="cell", disable=not progress) as bar:
-            for lm, model, cells in _engines(grid, pending, in_place):
-                live = lm
-                for cell in cells:
-                    bar.set_postfix_str(cell.key)
-                    _run_cell(lm, grid, model, cell, plan, catalog.get(cell.task, plan.limit(cell.task)), store,
-                              grade, progress)
-                    summary.ran.append(cell.key)
-                    bar.update(1)
-                del lm
-    finally:
-        grade.close()
-        _close(live)
+    job = Job(grid=grid, fingerprints={c.key: plan.fps[c.key] for c in pending},
+              task_fingerprints={t.name: catalog.get(t.name, t.limit).fingerprint for t in grid.tasks},
+              in_place=in_place, grader=grader, grade_timeout_s=grade_timeout_s, progress=progress)
+    executor = executor or get_executor("local")
+    by_key = {c.key: c for c in pending}
+    with tqdm(total=len(pending), desc="cells", unit="cell", disable=not progress) as bar:
+        for result in executor.run(job, engine_groups(grid, pending)):
+            cell = by_key.pop(result.key, None)
+            if cell is None:  # an executor must hand back each pending cell once
+                log.warning("ignoring a second result for cell %s", result.key)
+                continue
+            publish(store, cell, plan.fps[cell.key], result.frame)
+            summary.ran.append(result.key)
+            summary.workers[result.key] = result.worker
+            bar.set_postfix_str(result.key)
+            bar.update(1)
     summary.seconds = time.perf_counter() - t0
     return summary
 
 
-def _close(lm: Any) -> None:
-    """Release an engine's memory now (vLLM holds most of the GPU until closed)."""
-    if lm is not None and callable(getattr(lm, "close", None)):
-        lm.close()
+def engine_groups(grid: Grid, pending: list[Cell]) -> list[EngineGroup]:
+    """The pending cells grouped by engine: each plain model, then each vector with all its α values.
 
-
-def _engines(grid: Grid, pending: list[Cell], in_place: bool) -> Iterator[tuple[Any, ModelSpec, list[Cell]]]:
-    """Yield (live LM, model, its pending cells), loading each engine once (α sweep in place)."""
-    load = _Loader(grid)
+    With the backend option `data_parallel_size: D` (> 1) each group's cells are split into D
+    contiguous parts, one engine each: data parallelism is one engine per GPU group, which the Ray
+    executor runs side by side.
+    """
     by_model: dict[str, list[Cell]] = {}
     for c in pending:
         by_model.setdefault(c.model, []).append(c)
-    for m in grid.models:
-        if m.name in by_model and not m.is_variant:
-            yield load(m.path or ""), m, by_model[m.name]
+    opts = grid.backend.options
+    gpus = int(opts.get("tensor_parallel_size", 1)) * int(opts.get("pipeline_parallel_size", 1))
+    whole = [(m.name, (m,), tuple(by_model[m.name]), None)
+             for m in grid.models if m.name in by_model and not m.is_variant]
     for v in grid.vectors:
-        variants = [m for m in grid.models if m.vector == v.name and m.name in by_model]
-        if not variants:
-            continue
-        if in_place:
-            yield from _in_place(grid, load, v, variants, by_model)
-        else:
-            yield from _materialized(grid, load, v, variants, by_model)
+        variants = tuple(m for m in grid.models if m.vector == v.name and m.name in by_model)
+        if variants:
+            whole.append((v.name, variants, tuple(c for m in variants for c in by_model[m.name]), v))
+    dp = max(1, int(opts.get("data_parallel_size", 1)))
+    groups = []
+    for name, models, cells, vector in whole:
+        parts = [cells[len(cells) * i // dp:len(cells) * (i + 1) // dp] for i in range(dp)]
+        for i, part in enumerate(p for p in parts if p):
+            members = tuple(m for m in models if any(c.model == m.name for c in part))
+            groups.append(EngineGroup(name if dp == 1 else f"{name}#{i}", members, part, vector=vector, gpus=gpus))
+    return groups
 
 
-def _in_place(grid: Grid, load: _Loader, v: VectorSpec, variants: list[ModelSpec], by_model: dict[str, list[Cell]]):
-    lm = load(v.target)
-    if not supports_in_place(lm):
-        log.warning("backend %s cannot load weights in place; materializing the variants of %s", grid.backend.name, v.name)
-        del lm
-        yield from _materialized(grid, load, v, variants, by_model)
-        return
-    spec = merge_spec(v, [m.alpha for m in variants], grid.out / "variants" / v.name)
-    for m in variants:
-        t = time.perf_counter()
-        set_variant_weights(lm, spec, float(m.alpha or 0.0))
-        log.info("%s: weights set in place in %.2f s", m.name, time.perf_counter() - t)
-        yield lm, m, by_model[m.name]
-
-
-def set_variant_weights(lm: Any, spec: Any, alpha: float) -> None:
-    """Set θ_target + α·v in the live engine, computed by `rv_eval.merge.stream_variant`.
-
-    Runs with one torch thread, as `merge_variants` does: the per-tensor work is small and
-    memory-bound, and intra-op threads only contend (measured 6-17 s with 2 threads vs 0.5-1.2 s
-    with 1 for a 77 M-parameter model on the shared 2-core machine).
-    """
-    import torch
-
-    from rv_eval.merge import stream_variant
-
-    if callable(getattr(lm, "load_variant", None)):  # vLLM: each worker computes the variant itself
-        lm.load_variant(spec, alpha)
-        return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        lm.load_weights(stream_variant(spec, alpha))
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _materialized(grid: Grid, load: _Loader, v: VectorSpec, variants: list[ModelSpec], by_model: dict[str, list[Cell]]):
-    from rv_eval.merge import merge_variants
-
-    spec = merge_spec(v, [m.alpha for m in variants], grid.out / "variants" / v.name)
-    paths = merge_variants(spec)
-    for m in variants:
-        yield load(str(paths[m.alpha])), m, by_model[m.name]
-
-
-def merge_spec(v: VectorSpec, alphas: list[float | None], out: Path) -> Any:
-    """The `rv_eval.merge.MergeSpec` of a grid vector for the given α list."""
-    from rv_eval.merge import MergeSpec
-
-    return MergeSpec(pre=v.pre, post=v.post, target=v.target, name=v.name,
-                     alphas=tuple(float(a) for a in alphas if a is not None), out=out, **v.merge)
-
-
-class _Loader:
-    """Loads engines for one run; the engine loaded before is closed and its memory reclaimed first.
-
-    Closing matters on a GPU: the previous engine is still referenced by the caller's loop, so
-    without `close()` a vLLM engine would keep most of the device memory while the next one starts.
-    """
-
-    def __init__(self, grid: Grid) -> None:
-        self.grid, self.last = grid, None
-
-    def __call__(self, model: str) -> Any:
-        if self.last is not None:
-            _close(self.last)
-            self.last = None
-            gc.collect()  # ~1 s with lm-eval imported, so only between engines
-            import torch
-
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-        self.last = create_lm(self.grid.backend.name, model, self.grid.backend.options)
-        return self.last
+def publish(store: Store, cell: Cell, fp: str, frame: pd.DataFrame) -> None:
+    """Write one finished cell into the results folder (atomic, under the fingerprint the driver planned)."""
+    store.write_cell(cell.key, {"model": cell.model, "task": cell.task, "seed": cell.seed, "fingerprint": fp}, frame)
 
 
 def generation_kwargs(task_kwargs: dict[str, Any], grid: Grid) -> dict[str, Any]:
@@ -360,28 +299,50 @@ def _build_requests(lm: Any, grid: Grid, ts: _TaskState) -> list[Any]:
     return requests
 
 
-def _run_cell(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, plan: Plan, ts: _TaskState,
-              store: Store, grade: SampleGrader, progress: bool = True) -> None:
-    """Generate, grade and persist one cell."""
-    k = grid.sampling.samples
-    requests = _build_requests(lm, grid, ts)
+def evaluate_cell(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, ts: _TaskState, grade: SampleGrader,
+                  progress: bool = True) -> pd.DataFrame:
+    """Generate and grade one cell on the live engine `lm`; return its samples table (nothing is written)."""
+    requests, clones = cell_requests(lm, grid, cell, ts)
     set_seed = getattr(lm, "set_seed", None)
     if set_seed is None:
         raise UserError(f"backend {grid.backend.name!r} has no set_seed(); the runner needs explicit seeds. "
                         "Fix: use the hf or vllm backend of rv-eval.")
     set_seed(cell.seed)
     t = time.perf_counter()
-    clones = [r for r in requests for _ in range(k)]  # k samples per question (lm-eval's repeats)
     resps = lm.generate_until(clones, disable_tqdm=not progress) if requests else []
-    seconds = (time.perf_counter() - t) / max(1, len(resps))
+    return cell_frame(lm, grid, model, cell, requests, resps, time.perf_counter() - t, grade)
+
+
+def cell_requests(lm: Any, grid: Grid, cell: Cell, ts: _TaskState, with_seed: bool = False) -> tuple[list, list]:
+    """(the task's requests, the k copies of each sent to the engine: lm-eval's repeats).
+
+    `with_seed` puts the cell's seed into every copy's gen_kwargs, for backends that seed each
+    request (vLLM's `generate_cells`), so cells with different seeds can share one submission.
+    """
+    k = grid.sampling.samples
+    requests = _build_requests(lm, grid, ts)
+    if not with_seed:
+        return requests, [r for r in requests for _ in range(k)]
+    clones = []
+    for r in requests:
+        seeded = copy.copy(r)
+        seeded.arguments = (r.args[0], {**r.args[1], "seed": cell.seed})
+        clones += [seeded] * k
+    return requests, clones
+
+
+def cell_frame(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, requests: list[Any], resps: list[str],
+               seconds: float, grade: SampleGrader) -> pd.DataFrame:
+    """The graded samples table of one cell from its engine responses (`seconds`: generation time);
+    each response is graded with the stop reason the backend recorded for it."""
+    k = grid.sampling.samples
     stops = engine_stop_reasons(lm, len(resps))
     grades = grade.grade(cell.task, [r.doc for r in requests for _ in range(k)], resps, stops)
-    rows = _rows(lm, grid, model, cell, requests, resps, k, seconds, grades, stops,
+    rows = _rows(lm, grid, model, cell, requests, resps, k, seconds / max(1, len(resps)), grades, stops,
                  _engine_token_counts(lm, len(resps)))
     df = samples_frame(rows)
     df["doc_json"] = [r["_doc_json"] for r in rows]
-    store.write_cell(cell.key, {"model": cell.model, "task": cell.task, "seed": cell.seed,
-                                "fingerprint": plan.fps[cell.key]}, df)
+    return df
 
 
 def _engine_token_counts(lm: Any, n: int) -> list[tuple[int, int]] | None:

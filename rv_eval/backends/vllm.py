@@ -24,7 +24,8 @@ Constructor kwargs (all optional except `pretrained`; lm-eval passes them from `
     max_model_len           context window (prompt + generation); default: the model's
     gpu_memory_utilization  fraction of accelerator memory for vLLM  (default 0.9; 0.3 without CUDA)
     tensor_parallel_size    GPUs per engine (vLLM tensor parallelism)          (default 1)
-    data_parallel_size      must be 1: run one job per GPU with `--shard i/n` instead
+    data_parallel_size      must be 1 here: in a grid's backend it means that many engines per
+                            model, which `--executor ray` runs side by side (one per GPU group)
     max_gen_toks            default generation budget when a task sets none     (default 256)
     batch_size              "auto" (vLLM schedules) or an int (requests per generate call)
     think_tags              "<think>,</think>" (default) or "none": how to split the trace
@@ -44,7 +45,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -97,8 +98,8 @@ class VLLMBackend(TemplateLM):
         if int(data_parallel_size) != 1:
             raise UserError(
                 f"rv-vllm: data_parallel_size={data_parallel_size} is not supported in one process "
-                "(vLLM's offline LLM refuses it). Fix: run one job per GPU with `--shard i/n`, "
-                "or use tensor_parallel_size."
+                "(vLLM's offline LLM refuses it). Fix: set it in the grid's backend and run "
+                "`rv-eval run --executor ray` (one engine per GPU group), or use --shard i/n."
             )
         from vllm import LLM
 
@@ -208,6 +209,60 @@ class VLLMBackend(TemplateLM):
         for req, rec in zip(requests, records, strict=True):
             self.cache_hook.add_partial("generate_until", req.args, rec.returned)
         return [r.returned for r in records]
+
+    def generate_cells(self, cells: list[list[Instance]], disable_tqdm: bool = True) -> Iterator[tuple[int, list[str]]]:
+        """Generate for the requests of several cells in ONE engine submission; yield
+        (cell index, responses in request order) as soon as all of that cell's requests are done.
+
+        Continuous batching then fills the slots that short responses free with requests of
+        other cells, instead of idling until the longest response of each cell ends. Requests
+        are submitted sorted by prompt tokens, so shared prefixes (few-shot prompts, the k
+        samples of a question) sit next to each other for the prefix cache. Each request
+        carries its own seed (`seed` in gen_kwargs), so the samples equal `generate_until`'s.
+        `generation_log` holds the yielded cell's records while the caller handles it.
+        """
+        from vllm import TokensPrompt
+
+        eos = self.tokenizer.eos_token or self.tokenizer.decode([self.eot_token_id])
+        jobs, flat = [], []
+        for ci, requests in enumerate(cells):
+            args = [(req.args[0], dict(req.args[1])) for req in requests]
+            groups, positions = group_requests(args)
+            prepared = [self._prepare(g.context, g.gen_kwargs, g.count, eos) for g in groups]
+            jobs.append({"args": args, "positions": positions, "prepared": prepared, "outputs": [None] * len(groups)})
+            flat += [(p["prompt_ids"], p["params"], ci, gi) for gi, p in enumerate(prepared)]
+        order = sorted(range(len(flat)), key=lambda i: flat[i][0])
+        ids = self.llm.enqueue([TokensPrompt(prompt_token_ids=flat[i][0]) for i in order],
+                               [flat[i][1] for i in order], use_tqdm=False)
+        where = {rid: flat[i][2:] for rid, i in zip(ids, order, strict=True)}
+        # enqueue returns the engine's internal ids ("<id>-<suffix>"); outputs carry "<id>"
+        alias = {rid.rsplit("-", 1)[0]: rid for rid in ids}
+        left = [len(j["prepared"]) for j in jobs]
+        try:
+            for ci in (i for i, n in enumerate(left) if n == 0):
+                self.generation_log = []
+                yield ci, []
+            engine = self.llm.llm_engine
+            bar = tqdm(total=len(cells), desc="cells", unit="cell", disable=disable_tqdm, leave=False)
+            while where and engine.has_unfinished_requests():
+                for out in engine.step():
+                    rid = out.request_id if out.request_id in where else alias.get(out.request_id)
+                    if not out.finished or rid not in where:
+                        continue
+                    ci, gi = where.pop(rid)
+                    job = jobs[ci]
+                    job["outputs"][gi] = out
+                    left[ci] -= 1
+                    if left[ci] == 0:
+                        records = [self._record(ctx, job["prepared"][g], job["outputs"][g], smp)
+                                   for (g, smp), (ctx, _) in zip(job["positions"], job["args"], strict=True)]
+                        self.generation_log = records
+                        bar.update(1)
+                        yield ci, [r.returned for r in records]
+            bar.close()
+        finally:
+            if where:  # the caller stopped early (or an error): drop what is still queued
+                self.llm.llm_engine.abort_request(list(where), internal=True)
 
     def _prepare(self, context: str, gen_kwargs: dict[str, Any], count: int, eos: str) -> dict[str, Any]:
         """Token ids and SamplingParams for one request group."""

@@ -9,6 +9,7 @@ examples:
   rv-eval run --model-grid examples/tiny_cpu.yaml
   rv-eval run --model-grid grid.yaml --out runs/s1 --shard 0/4      # one job of a 4-way array
   rv-eval run --model-grid grid.yaml --materialize                  # write α-variants, load each
+  rv-eval run --model-grid grid.yaml --executor ray --ray-address auto   # engines on a Ray cluster
 
 Re-running the same grid skips finished cells; cells whose configuration changed
 (sampling, task/prompt/data, model weights, seed) are re-run. Shards write into the
@@ -35,11 +36,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="grade code answers WITHOUT the bubblewrap sandbox when it cannot run (docs/security.md)")
     p.add_argument("--grade-timeout", type=float, default=10.0, metavar="SECONDS",
                    help="hard grading time limit per response (reason `timeout` past it; default 10)")
+    p.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="where cells run: this process (default) or a Ray cluster (one actor per engine)")
+    p.add_argument("--ray-address", metavar="auto|HOST:PORT",
+                   help="Ray cluster to use with --executor ray (default: auto, the cluster of this node)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the grid and print what was done."""
+    from rv_eval.executors import get_executor
     from rv_eval.grid import load_grid, parse_shard
     from rv_eval.results import format_results
     from rv_eval.runner import run_grid
@@ -51,8 +57,9 @@ def run(args: argparse.Namespace) -> int:
     shard = parse_shard(args.shard) if args.shard else None
     grid = load_grid(args.model_grid, out=args.out)
     _check_code_sandbox(grid)
+    executor = get_executor(args.executor, args.ray_address)
     s = run_grid(grid, shard=shard, materialize=args.materialize, progress=not args.no_progress,
-                 grade_timeout_s=args.grade_timeout)
+                 grade_timeout_s=args.grade_timeout, executor=executor)
     print(f"{grid.out}: ran {len(s.ran)} cells, skipped {s.skipped} finished, "
           f"{s.selected} in this shard of {s.total} ({s.seconds:.1f} s)")
     print(format_results(grid.out, "table"), end="")
