@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the grid and print what was done."""
     from rv_eval.grid import load_grid, parse_shard
-    from rv_eval.results import format_results
+    from rv_eval.report.console import end_of_run_table
     from rv_eval.runner import run_grid
 
     shard = parse_shard(args.shard) if args.shard else None
@@ -45,5 +45,5 @@ def run(args: argparse.Namespace) -> int:
     s = run_grid(grid, shard=shard, materialize=args.materialize, progress=not args.no_progress)
     print(f"{grid.out}: ran {len(s.ran)} cells, skipped {s.skipped} finished, "
           f"{s.selected} in this shard of {s.total} ({s.seconds:.1f} s)")
-    print(format_results(grid.out, "table"), end="")
+    print(end_of_run_table(grid.out), end="")
     return 0

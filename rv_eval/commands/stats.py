@@ -42,6 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the summary (and paired) tables; optionally write them as JSON."""
+    from rv_eval.report.console import order_like_report
     from rv_eval.stats import load_results, paired_compare, summarize
     from rv_eval.stats.loading import filter_tasks
     from rv_eval.stats.pooling import apply_pools
@@ -51,11 +52,11 @@ def run(args: argparse.Namespace) -> int:
     atomicio.check_output_files(args.json)
     df = apply_pools(load_results(results_folder(args.out)), args.pool)
     df = filter_tasks(df, args.tasks)
-    summary = summarize(df)
+    summary = order_like_report(summarize(df), df)  # test tasks first, as the report and `results`
     print(format_summary(summary))
     result = {"summary": jsonable(summary)}
     if args.baseline:
-        paired = paired_compare(df, args.baseline, correction=args.correction, seed=args.seed)
+        paired = order_like_report(paired_compare(df, args.baseline, correction=args.correction, seed=args.seed), df)
         print(format_paired(paired))
         result["paired"] = jsonable(paired)
     if args.json:

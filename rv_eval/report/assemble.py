@@ -80,14 +80,6 @@ def model_table(df: pd.DataFrame, meta: RunMeta | None, baseline: str | None) ->
     return m.reset_index(drop=True)
 
 
-def _se(row: pd.Series) -> float:
-    """The task's standard error, at least as wide as its (possibly bounded) CI implies."""
-    from_ci = float(row["ci_high"] - row["ci_low"]) / (2 * stats_calls.Z95)
-    if "se" in row and pd.notna(row["se"]):
-        return max(float(row["se"]), from_ci)
-    return from_ci
-
-
 def _cell(row: pd.Series, cmp: dict[str, Any] | None) -> dict[str, Any]:
     cell = {
         "m": _f(row["mean"]), "lo": _f(row["ci_low"]), "hi": _f(row["ci_high"]),
@@ -100,19 +92,39 @@ def _cell(row: pd.Series, cmp: dict[str, Any] | None) -> dict[str, Any]:
     return cell
 
 
-def _average(rows: list[pd.Series]) -> dict[str, Any] | None:
-    """Macro mean over tasks; CI from the tasks' standard errors, taken as independent."""
-    if not rows:
+AVERAGE_RESAMPLES = 4000
+
+
+def question_means(df: pd.DataFrame) -> dict[tuple[str, str], np.ndarray]:
+    """Per (model, task): each question's accuracy over all its seeds and samples (sorted by doc id)."""
+    q = df.groupby(["model", "task", "doc_id"], observed=True)["correct"].mean()
+    return {(str(m), str(t)): g.to_numpy(dtype=float) for (m, t), g in q.groupby(level=[0, 1], observed=True)}
+
+
+def macro_average(per_task: list[np.ndarray], level: float = 0.95, resamples: int = AVERAGE_RESAMPLES,
+                  seed: int = 0) -> dict[str, Any] | None:
+    """Macro mean over tasks of per-question accuracies, with a percentile bootstrap CI that
+    resamples questions within each task (tasks kept fixed): no normal approximation, no clipping."""
+    per_task = [a for a in per_task if a.size]
+    if not per_task:
         return None
-    mean = sum(float(r["mean"]) for r in rows) / len(rows)
-    se = math.sqrt(sum(_se(r) ** 2 for r in rows)) / len(rows)
-    return {"m": _f(mean), "lo": _f(max(0.0, mean - stats_calls.Z95 * se)),
-            "hi": _f(min(1.0, mean + stats_calls.Z95 * se)), "k": len(rows)}
+    rng = np.random.default_rng(seed)
+    boot = np.zeros(resamples)
+    for a in per_task:
+        boot += a[rng.integers(0, a.size, size=(resamples, a.size))].mean(axis=1)
+    boot /= len(per_task)
+    tail = (1 - level) / 2
+    lo, hi = np.quantile(boot, [tail, 1 - tail])
+    mean = float(np.mean([a.mean() for a in per_task]))
+    return {"m": _f(mean), "lo": _f(min(lo, mean)), "hi": _f(max(hi, mean)), "k": len(per_task)}
 
 
 def leaderboard(tasks: pd.DataFrame, models: pd.DataFrame, summary: pd.DataFrame,
-                compare: pd.DataFrame | None) -> list[dict[str, Any]]:
-    """The leaderboard rows: per model, a cell per test task, JA / EN / all averages, fidelity."""
+                compare: pd.DataFrame | None,
+                questions: dict[tuple[str, str], np.ndarray] | None = None) -> list[dict[str, Any]]:
+    """The leaderboard rows: per model, a cell per test task, JA / EN / all averages (CI from the
+    per-question accuracies in `questions`), and language fidelity per language (never averaged
+    across languages: a JA task and an EN task pull in opposite directions)."""
     test = tasks[tasks["split"] == "test"]
     s = {(r.model, r.task): r for r in summary.itertuples(index=False)}
     s = {k: pd.Series(v._asdict()) for k, v in s.items()}
@@ -128,13 +140,21 @@ def leaderboard(tasks: pd.DataFrame, models: pd.DataFrame, summary: pd.DataFrame
             by_lang.setdefault(t.lang, []).append(r)
             by_lang["all"].append(r)
         n_lang = test["lang"].value_counts().to_dict()
-        avg = {k: (_average(v) if len(v) == (len(test) if k == "all" else n_lang.get(k, 0)) else None)
-               for k, v in by_lang.items()}
-        fids = [x["fid"] for x in cells.values() if x["fid"] is not None]
+        avg = {}
+        for k, v in by_lang.items():
+            complete = len(v) == (len(test) if k == "all" else n_lang.get(k, 0))
+            arrays = [(questions or {}).get((str(m.model), str(r["task"]))) for r in v]
+            avg[k] = macro_average(arrays) if complete and all(a is not None for a in arrays) else None
+        fid = {}
+        for lang in by_lang:
+            if lang == "all":
+                continue
+            vals = [cells[t.task]["fid"] for t in test.itertuples(index=False)
+                    if t.lang == lang and t.task in cells and cells[t.task]["fid"] is not None]
+            fid[lang] = _f(sum(vals) / len(vals)) if vals else None
         rows.append({
             "model": m.model, "vector": None if pd.isna(m.vector) else m.vector,
-            "alpha": _f(m.alpha), "role": m.role, "cells": cells, "avg": avg,
-            "fid": _f(sum(fids) / len(fids)) if fids else None,
+            "alpha": _f(m.alpha), "role": m.role, "cells": cells, "avg": avg, "fid": fid,
         })
     return rows
 
@@ -148,7 +168,7 @@ def sweeps(tasks: pd.DataFrame, models: pd.DataFrame, summary: pd.DataFrame,
     """
     variants = models[models["role"] == "variant"]
     out = []
-    summary = summary[["model", "task", "mean", "ci_low", "ci_high"]]
+    summary = summary[["model", "task", "mean", "ci_low", "ci_high", "lang_fidelity"]]
     s = summary.merge(tasks, on="task").merge(models[["model", "vector", "alpha"]], on="model")
     for vector in variants["vector"].dropna().unique():
         sv = s[s["vector"] == vector]
@@ -160,15 +180,16 @@ def sweeps(tasks: pd.DataFrame, models: pd.DataFrame, summary: pd.DataFrame,
             for (lang, split), g in sb.groupby(["lang", "split"], sort=False):
                 g = g.sort_values("alpha")
                 series.append({"lang": lang, "split": split, "pts": [
-                    [_f(a), _f(m), _f(lo), _f(hi)]
-                    for a, m, lo, hi in zip(g["alpha"], g["mean"], g["ci_low"], g["ci_high"], strict=True)]})
+                    [_f(a), _f(m), _f(lo), _f(hi), _f(fid)] for a, m, lo, hi, fid in
+                    zip(g["alpha"], g["mean"], g["ci_low"], g["ci_high"], g["lang_fidelity"], strict=True)]})
             test_tasks = tasks[(tasks["base"] == base) & (tasks["split"] == "test")]
             base_lines = {}
             if baseline is not None:
                 sbase = summary.merge(tasks, on="task")
                 sbase = sbase[(sbase["model"] == baseline) & (sbase["base"] == base)]
                 for r in sbase.itertuples(index=False):
-                    base_lines[f"{r.lang}/{r.split}"] = [_f(r.mean), _f(r.ci_low), _f(r.ci_high)]
+                    base_lines[f"{r.lang}/{r.split}"] = [_f(r.mean), _f(r.ci_low), _f(r.ci_high),
+                                                         _f(r.lang_fidelity)]
             chosen = {}
             for ch in choices:
                 if ch.vector == vector and ch.task in set(test_tasks["task"]):

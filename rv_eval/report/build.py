@@ -94,7 +94,7 @@ def build_report(samples_df: pd.DataFrame, run_meta: RunMeta | None, baseline: s
         "tasks": tasks.to_dict("records"),
         "models": [{"model": m.model, "vector": None if pd.isna(m.vector) else m.vector,
                     "alpha": assemble._f(m.alpha), "role": m.role} for m in models.itertuples(index=False)],
-        "rows": assemble.leaderboard(tasks, models, summary, compare),
+        "rows": assemble.leaderboard(tasks, models, summary, compare, assemble.question_means(df)),
         "sweeps": assemble.sweeps(tasks, models, summary, choices, base, notes),
         "meta": assemble.run_meta_dict(run_meta),
     }
