@@ -90,7 +90,7 @@ def task_info(name: str) -> TaskInfo:
     """The TaskInfo of a task or group."""
     m = task_meta(name)
     return TaskInfo(
-        name=name,
+        name=m.get("rv_task", name),
         lang=m["lang"],
         split=m["split"],
         serves=m.get("serves") or name,

@@ -202,7 +202,8 @@ class TrainSettings:
     pre_steps: int = 3000
     post_steps: int = 400
     target_steps: int = 150
-    batch_size: int = 32
+    batch_size: int = 32  # fine-tunes and the second pre-training phase
+    pre_batch_size: int = 64
     pre_lr: float = 3e-3
     post_lr: float = 1e-3
     target_lr: float = 1e-3
@@ -210,6 +211,12 @@ class TrainSettings:
     n_equations: int = 40000
     post_ja_fraction: float = 0.5  # share of post's training questions asked in Japanese (answered in English)
     pre_worked: tuple[str, ...] = ("en", "ja")  # languages of the worked solutions in pre's plain text
+    # second pre-training phase: every text ends with the end token and generic chat exchanges teach
+    # the chat template, so neither fine-tune has to move those rows far (their deltas then add up)
+    pre_chat_steps: int = 100
+    pre_chat_lr: float = 1e-3
+    target_mask_digits: bool = True  # target learns the form "答えは N です。", not to guess N
+    freeze_head: bool = False  # fine-tunes leave lm_head and the embeddings as pre has them
     vocab_size: int = 1024
 
 
@@ -262,7 +269,10 @@ def training_sets(seed: int, s: TrainSettings) -> dict[str, list[tuple[str, str]
         lang = "ja" if r.random() < s.post_ja_fraction else "en"
         post.append((chat_prompt(demo_prompt(getattr(p, lang), lang)), solution_en(p)))
     target = [(chat_prompt(demo_prompt(p.ja, "ja")), answer_ja(p)) for p in probs]
-    return {"pre": pre, "post": post, "target": target}
+    chat = [(t, "") for _, t in pre[::4]]  # (text, "") pairs: the text ends with the end token
+    chat += [(chat_prompt(a), b) for a, b in zip(_GENERIC[::2], _GENERIC[1::2], strict=True)] * 40
+    chat += [(chat_prompt(b), a) for a, b in zip(_GENERIC[::2], _GENERIC[1::2], strict=True)] * 40
+    return {"pre": pre, "pre_chat": chat, "post": post, "target": target}
 
 
 def worked_text(p, lang: str) -> str:
@@ -276,7 +286,7 @@ def _tokenizer_corpus(sets: dict[str, list[tuple[str, str]]]) -> list[str]:
     enough that each becomes a single token: generated Japanese never decodes to replacement characters."""
     from rv_eval.taskdocs import MATH_SUFFIX
 
-    texts = [p + c for pairs in sets.values() for p, c in pairs] + _CORPUS + list(MATH_SUFFIX.values())
+    texts = [p + c for stage in ("pre", "post", "target") for p, c in sets[stage]] + _CORPUS + list(MATH_SUFFIX.values())
     texts += [r[lang] for r in demo_rows() for lang in ("en", "ja")]
     chars = sorted({ch for t in texts for ch in t if ord(ch) > 127})
     return texts + chars * 100
@@ -294,6 +304,8 @@ def _encode(tok, pairs: list[tuple[str, str]], mask_digits: bool = False) -> lis
     for prompt, completion in pairs:
         p = tok(prompt, add_special_tokens=False).input_ids if prompt else []
         c = tok(completion, add_special_tokens=False).input_ids + ([eos] if prompt else [])
+        if not completion:  # a plain document that ends with the end token: all of it is learned
+            p, c = [], p + [eos]
         out.append((p + c, [-100] * len(p) + [-100 if t in digits else t for t in c]))
     return out
 
@@ -311,7 +323,7 @@ def _batch(rows: list[tuple[list[int], list[int]]], pad: int):
 
 
 def _train(model, data: list[tuple[list[int], list[int]]], steps: int, lr: float, batch_size: int,
-           seed: int, pad: int, device: str = "cpu") -> float:
+           seed: int, pad: int, device: str = "cpu", freeze_head: bool = False) -> float:
     """AdamW with a short warm-up and linear decay on random batches of `data` (drawn from `seed`);
     returns the last loss."""
     import random
@@ -319,7 +331,9 @@ def _train(model, data: list[tuple[list[int], list[int]]], steps: int, lr: float
     import torch
 
     r = random.Random(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    frozen = (model.get_input_embeddings().weight, model.get_output_embeddings().weight) if freeze_head else ()
+    params = [p for p in model.parameters() if all(p is not f for f in frozen)]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     warm = max(1, steps // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min(1.0, (i + 1) / warm) * max(0.05, 1 - i / steps))
     model.train()
@@ -374,19 +388,23 @@ def train_family(seed: int = 0, spec: TinySpec = TRAINED_SPEC, settings: TrainSe
         torch.manual_seed(seed)
         if pre_dir is None:
             pre = AutoModelForCausalLM.from_config(_config(spec, len(tok)), dtype=torch.float32).to(device)
-            losses = {"pre": _train(pre, _encode(tok, sets["pre"]), s.pre_steps, s.pre_lr, s.batch_size, seed, pad,
-                                    device)}
+            losses = {"pre": _train(pre, _encode(tok, sets["pre"]), s.pre_steps, s.pre_lr, s.pre_batch_size, seed,
+                                    pad, device)}
         else:
             vocab = json.loads(Path(pre_dir, "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]
             if vocab != json.loads(tok.backend_tokenizer.to_str())["model"]["vocab"]:
                 raise ValueError(f"{pre_dir} was built with another tokenizer (other seed or settings)")
             pre = AutoModelForCausalLM.from_pretrained(pre_dir, dtype=torch.float32).to(device)
             losses = {"pre": float("nan")}
+        if s.pre_chat_steps:
+            losses["pre_chat"] = _train(pre, _encode(tok, sets["pre_chat"]), s.pre_chat_steps, s.pre_chat_lr,
+                                        s.batch_size, seed + 3, pad, device)
         models = {"pre": pre}
         for n, role in enumerate(("post", "target"), start=1):
             models[role] = copy.deepcopy(pre)
-            losses[role] = _train(models[role], _encode(tok, sets[role]), getattr(s, f"{role}_steps"),
-                                  getattr(s, f"{role}_lr"), s.batch_size, seed + n, pad, device)
+            data = _encode(tok, sets[role], mask_digits=role == "target" and s.target_mask_digits)
+            losses[role] = _train(models[role], data, getattr(s, f"{role}_steps"), getattr(s, f"{role}_lr"),
+                                  s.batch_size, seed + n, pad, device, s.freeze_head)
     return {role: m.to("cpu") for role, m in models.items()}, tok, losses
 
 
