@@ -13,7 +13,14 @@ from safetensors.torch import load_file
 from rv_eval.demo import FAMILY_DIR, read_checksums, verify_family
 from rv_eval.errors import UserError
 from rv_eval.paths import DATA_DIR
-from rv_eval.tinymodels import TRAINED_SPEC, TrainSettings, build_trained_family, chat_prompt, main, training_sets
+from rv_eval.tinymodels import (
+    TRAINED_SPEC,
+    TrainSettings,
+    build_trained_family,
+    chat_prompt,
+    main,
+    training_sets,
+)
 from rv_eval.wordproblems import demo_set, equations, generate
 
 QUICK = TrainSettings(pre_steps=2, post_steps=2, target_steps=2, n_problems=40, n_equations=100, batch_size=4)
