@@ -38,7 +38,7 @@ class DemoSettings:
     limit: int | None = None  # questions per task (None: all: 40 test, 24 dev)
     seeds: tuple[int, ...] = (0,)
     samples: int = 2
-    temperature: float = 0.5
+    temperature: float = 0.3
     max_gen_toks: int = 48  # a two-step worked answer takes about 35 tokens
     alphas: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
 

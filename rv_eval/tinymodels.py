@@ -197,26 +197,19 @@ DEMO_SET = "demo/demo.jsonl"
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """Steps, learning rates and data sizes of `build_trained_family`."""
+    """Steps, learning rates and data sizes of `build_trained_family` (defaults: the shipped family)."""
 
-    pre_steps: int = 3000
-    post_steps: int = 400
-    target_steps: int = 150
-    batch_size: int = 32  # fine-tunes and the second pre-training phase
-    pre_batch_size: int = 64
+    pre_steps: int = 2000
+    post_steps: int = 300
+    target_steps: int = 15  # a light fine-tune: the target's own delta stays small beside the vector
+    batch_size: int = 64
     pre_lr: float = 3e-3
-    post_lr: float = 1e-3
-    target_lr: float = 1e-3
+    post_lr: float = 5e-4
+    target_lr: float = 3e-4
     n_problems: int = 4000
     n_equations: int = 40000
     post_ja_fraction: float = 0.5  # share of post's training questions asked in Japanese (answered in English)
     pre_worked: tuple[str, ...] = ("en", "ja")  # languages of the worked solutions in pre's plain text
-    # second pre-training phase: every text ends with the end token and generic chat exchanges teach
-    # the chat template, so neither fine-tune has to move those rows far (their deltas then add up)
-    pre_chat_steps: int = 100
-    pre_chat_lr: float = 1e-3
-    target_mask_digits: bool = True  # target learns the form "答えは N です。", not to guess N
-    freeze_head: bool = False  # fine-tunes leave lm_head and the embeddings as pre has them
     vocab_size: int = 1024
 
 
@@ -269,10 +262,7 @@ def training_sets(seed: int, s: TrainSettings) -> dict[str, list[tuple[str, str]
         lang = "ja" if r.random() < s.post_ja_fraction else "en"
         post.append((chat_prompt(demo_prompt(getattr(p, lang), lang)), solution_en(p)))
     target = [(chat_prompt(demo_prompt(p.ja, "ja")), answer_ja(p)) for p in probs]
-    chat = [(t, "") for _, t in pre[::4]]  # (text, "") pairs: the text ends with the end token
-    chat += [(chat_prompt(a), b) for a, b in zip(_GENERIC[::2], _GENERIC[1::2], strict=True)] * 40
-    chat += [(chat_prompt(b), a) for a, b in zip(_GENERIC[::2], _GENERIC[1::2], strict=True)] * 40
-    return {"pre": pre, "pre_chat": chat, "post": post, "target": target}
+    return {"pre": pre, "post": post, "target": target}
 
 
 def worked_text(p, lang: str) -> str:
@@ -286,27 +276,20 @@ def _tokenizer_corpus(sets: dict[str, list[tuple[str, str]]]) -> list[str]:
     enough that each becomes a single token: generated Japanese never decodes to replacement characters."""
     from rv_eval.taskdocs import MATH_SUFFIX
 
-    texts = [p + c for stage in ("pre", "post", "target") for p, c in sets[stage]] + _CORPUS + list(MATH_SUFFIX.values())
+    texts = [p + c for pairs in sets.values() for p, c in pairs] + _CORPUS + list(MATH_SUFFIX.values())
     texts += [r[lang] for r in demo_rows() for lang in ("en", "ja")]
     chars = sorted({ch for t in texts for ch in t if ord(ch) > 127})
     return texts + chars * 100
 
 
-def _encode(tok, pairs: list[tuple[str, str]], mask_digits: bool = False) -> list[tuple[list[int], list[int]]]:
-    """(input ids, labels) per pair; labels cover the completion (and its end token after a prompt).
-
-    `mask_digits` leaves the completion's digit tokens out of the loss: the model learns the
-    answer's form without being pushed to guess its number.
-    """
+def _encode(tok, pairs: list[tuple[str, str]]) -> list[tuple[list[int], list[int]]]:
+    """(input ids, labels) per pair; labels cover the completion (and its end token after a prompt)."""
     out = []
     eos = tok.convert_tokens_to_ids("<|im_end|>")
-    digits = {i for i in range(len(tok)) if tok.decode([i]).strip().isdigit()} if mask_digits else set()
     for prompt, completion in pairs:
         p = tok(prompt, add_special_tokens=False).input_ids if prompt else []
         c = tok(completion, add_special_tokens=False).input_ids + ([eos] if prompt else [])
-        if not completion:  # a plain document that ends with the end token: all of it is learned
-            p, c = [], p + [eos]
-        out.append((p + c, [-100] * len(p) + [-100 if t in digits else t for t in c]))
+        out.append((p + c, [-100] * len(p) + c))
     return out
 
 
@@ -323,7 +306,7 @@ def _batch(rows: list[tuple[list[int], list[int]]], pad: int):
 
 
 def _train(model, data: list[tuple[list[int], list[int]]], steps: int, lr: float, batch_size: int,
-           seed: int, pad: int, device: str = "cpu", freeze_head: bool = False) -> float:
+           seed: int, pad: int, device: str = "cpu") -> float:
     """AdamW with a short warm-up and linear decay on random batches of `data` (drawn from `seed`);
     returns the last loss."""
     import random
@@ -331,9 +314,7 @@ def _train(model, data: list[tuple[list[int], list[int]]], steps: int, lr: float
     import torch
 
     r = random.Random(seed)
-    frozen = (model.get_input_embeddings().weight, model.get_output_embeddings().weight) if freeze_head else ()
-    params = [p for p in model.parameters() if all(p is not f for f in frozen)]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     warm = max(1, steps // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min(1.0, (i + 1) / warm) * max(0.05, 1 - i / steps))
     model.train()
@@ -369,12 +350,12 @@ class _deterministic:
 
 
 def train_family(seed: int = 0, spec: TinySpec = TRAINED_SPEC, settings: TrainSettings = TrainSettings(),
-                 device: str = "cpu", pre_dir: str | Path | None = None):
+                 device: str = "cpu", reuse: dict[str, Path] | None = None):
     """Train (pre, post, target) in memory; return (models by role on the CPU, tokenizer, last losses by role).
 
     `device` ("cpu" or "cuda") is where the steps run; results differ between devices, not between
-    runs on one device. `pre_dir`: start from the pre model of an earlier build with the same
-    seed and settings (its tokenizer must be the one these settings give) instead of training it.
+    runs on one device. `reuse` ({role: folder}) loads those roles from an earlier build with the
+    same seed and settings instead of training them (checked: same tokenizer vocabulary).
     """
     import copy
 
@@ -383,28 +364,28 @@ def train_family(seed: int = 0, spec: TinySpec = TRAINED_SPEC, settings: TrainSe
 
     sets = training_sets(seed, settings)
     tok = build_tokenizer(settings.vocab_size, _tokenizer_corpus(sets), split_digits=True)
-    pad, s = tok.pad_token_id, settings
+    pad, s, reuse = tok.pad_token_id, settings, reuse or {}
+    for role, folder in reuse.items():
+        vocab = json.loads(Path(folder, "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]
+        if vocab != json.loads(tok.backend_tokenizer.to_str())["model"]["vocab"]:
+            raise ValueError(f"{folder} ({role}) was built with another tokenizer (other seed or settings)")
+    load = lambda role: AutoModelForCausalLM.from_pretrained(reuse[role], dtype=torch.float32).to(device)  # noqa: E731
     with _deterministic():
         torch.manual_seed(seed)
-        if pre_dir is None:
-            pre = AutoModelForCausalLM.from_config(_config(spec, len(tok)), dtype=torch.float32).to(device)
-            losses = {"pre": _train(pre, _encode(tok, sets["pre"]), s.pre_steps, s.pre_lr, s.pre_batch_size, seed,
-                                    pad, device)}
+        losses: dict[str, float] = {}
+        if "pre" in reuse:
+            pre = load("pre")
         else:
-            vocab = json.loads(Path(pre_dir, "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]
-            if vocab != json.loads(tok.backend_tokenizer.to_str())["model"]["vocab"]:
-                raise ValueError(f"{pre_dir} was built with another tokenizer (other seed or settings)")
-            pre = AutoModelForCausalLM.from_pretrained(pre_dir, dtype=torch.float32).to(device)
-            losses = {"pre": float("nan")}
-        if s.pre_chat_steps:
-            losses["pre_chat"] = _train(pre, _encode(tok, sets["pre_chat"]), s.pre_chat_steps, s.pre_chat_lr,
-                                        s.batch_size, seed + 3, pad, device)
+            pre = AutoModelForCausalLM.from_config(_config(spec, len(tok)), dtype=torch.float32).to(device)
+            losses["pre"] = _train(pre, _encode(tok, sets["pre"]), s.pre_steps, s.pre_lr, s.batch_size, seed, pad, device)
         models = {"pre": pre}
         for n, role in enumerate(("post", "target"), start=1):
+            if role in reuse:
+                models[role] = load(role)
+                continue
             models[role] = copy.deepcopy(pre)
-            data = _encode(tok, sets[role], mask_digits=role == "target" and s.target_mask_digits)
-            losses[role] = _train(models[role], data, getattr(s, f"{role}_steps"), getattr(s, f"{role}_lr"),
-                                  s.batch_size, seed + n, pad, device, s.freeze_head)
+            losses[role] = _train(models[role], _encode(tok, sets[role]), getattr(s, f"{role}_steps"),
+                                  getattr(s, f"{role}_lr"), s.batch_size, seed + n, pad, device)
     return {role: m.to("cpu") for role, m in models.items()}, tok, losses
 
 
@@ -415,7 +396,7 @@ def _family_meta(root: Path) -> dict | None:
 
 def build_trained_family(root: str | Path, seed: int = 0, spec: TinySpec = TRAINED_SPEC,
                          settings: TrainSettings = TrainSettings(), device: str = "cpu",
-                         pre_dir: str | Path | None = None) -> dict[str, Path]:
+                         reuse: dict[str, Path] | None = None) -> dict[str, Path]:
     """Train a tiny (pre, post, target) family under `root` and save it in float32 (so the small
     fine-tuning deltas survive exactly); return the folders by role.
 
@@ -426,11 +407,11 @@ def build_trained_family(root: str | Path, seed: int = 0, spec: TinySpec = TRAIN
     log.info("training a tiny pre/post/target family in %s", root)
     import torch
 
-    models, tok, losses = train_family(seed, spec, settings, device, pre_dir)
+    models, tok, losses = train_family(seed, spec, settings, device, reuse)
     paths = {role: save_model(m, tok, root / role, dtype="float32") for role, m in models.items()}
     meta = {"spec": spec.__dict__, "seed": seed, "trained": settings.__dict__, "last_loss": losses,
             "device": device, "torch": torch.__version__,
-            "pre_from": None if pre_dir is None else _family_meta(Path(pre_dir).parent)}
+            "reused": {role: _family_meta(Path(folder).parent) for role, folder in (reuse or {}).items()}}
     (root / "family.json").write_text(json.dumps(meta, indent=2))
     return paths
 
@@ -444,7 +425,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, help="folder to write (e.g. data/demo/family)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    p.add_argument("--pre-from", help="reuse the pre model of an earlier build (FOLDER/pre) instead of training it")
+    p.add_argument("--reuse-from", help="an earlier build (same seed and settings) to take the --reuse roles from")
+    p.add_argument("--reuse", default="pre,post", help="roles taken from --reuse-from (default pre,post)")
     p.add_argument("--steps-scale", type=float, default=1.0, help="multiply every stage's steps (tests use a small value)")
     args = p.parse_args(argv)
     s = TrainSettings()
@@ -454,9 +436,9 @@ def main(argv: list[str] | None = None) -> int:
     from rv_eval import atomicio
     from rv_eval.demo import write_checksums
 
-    pre_dir = Path(args.pre_from) / "pre" if args.pre_from else None
+    reuse = {r: Path(args.reuse_from) / r for r in args.reuse.split(",")} if args.reuse_from else None
     with atomicio.atomic_path(args.out, "folder") as tmp:
-        build_trained_family(tmp, args.seed, TRAINED_SPEC, s, args.device, pre_dir)
+        build_trained_family(tmp, args.seed, TRAINED_SPEC, s, args.device, reuse)
         write_checksums(tmp)
     print(f"wrote {args.out}")
     return 0

@@ -125,8 +125,11 @@ def test_build_script_on_a_small_setting(tmp_path, capsys):
     weights.write_bytes(bytes(data))
     with pytest.raises(UserError, match="post/model.safetensors does not match its sha256"):
         verify_family(tmp_path / "a")
-    # a family can start from the first-phase base of an earlier build (the shipped one did)
-    assert main(["--out", str(tmp_path / "c"), "--steps-scale", "0.002", "--pre-from", str(tmp_path / "b")]) == 0
+    # pre and post can come from an earlier build (the shipped family's came from a GPU build)
+    assert main(["--out", str(tmp_path / "c"), "--steps-scale", "0.002", "--reuse-from", str(tmp_path / "b")]) == 0
     verify_family(tmp_path / "c")
+    sums_b, sums_c = read_checksums(tmp_path / "b"), read_checksums(tmp_path / "c")
+    for role in ("pre", "post", "target"):  # target retrained from the same pre: the same bytes
+        assert sums_b[f"{role}/model.safetensors"] == sums_c[f"{role}/model.safetensors"], role
     meta_c = json.loads((tmp_path / "c" / "family.json").read_text(encoding="utf-8"))
-    assert meta_c["pre_from"]["trained"] == meta["trained"]
+    assert meta_c["reused"]["post"]["trained"] == meta["trained"]
