@@ -144,7 +144,11 @@ def leaderboard(tasks: pd.DataFrame, models: pd.DataFrame, summary: pd.DataFrame
         for k, v in by_lang.items():
             complete = len(v) == (len(test) if k == "all" else n_lang.get(k, 0))
             arrays = [(questions or {}).get((str(m.model), str(r["task"]))) for r in v]
-            avg[k] = macro_average(arrays) if complete and all(a is not None for a in arrays) else None
+            if complete and len(v) == 1:  # the average of one task is that task, interval included
+                c = cells[str(v[0]["task"])]
+                avg[k] = {"m": c["m"], "lo": c["lo"], "hi": c["hi"], "k": 1}
+            else:
+                avg[k] = macro_average(arrays) if complete and all(a is not None for a in arrays) else None
         fid = {}
         for lang in by_lang:
             if lang == "all":
