@@ -217,8 +217,9 @@ def test_fidelity_per_language_columns_and_panels(opened):
     s = s[s["split"] == "test"]
     for model, g in s.groupby("model"):
         for lang in ("ja", "en"):
-            want = f"{100 * g[g['lang'] == lang]['lang_fidelity'].mean():.1f}%"
-            assert p.text_content(f"#lb tr[data-model='{model}'] td[data-col='f:{lang}']") == want, (model, lang)
+            want = 100 * g[g["lang"] == lang]["lang_fidelity"].mean()
+            shown = p.text_content(f"#lb tr[data-model='{model}'] td[data-col='f:{lang}']")
+            assert shown.endswith("%") and abs(float(shown[:-1]) - want) <= 0.051, (model, lang, shown)
     for card in p.locator(".sweep").all():  # each accuracy panel has a fidelity panel beside it
         for split in ("test", "dev"):
             row = card.locator(f".panelrow[data-split='{split}']")
@@ -272,7 +273,8 @@ def test_ties_are_not_highlighted_and_long_metadata_folds(browser, tmp_path):
     page = Page(browser, path.as_uri())
     p = page.page
     assert p.locator("#lb td.num[data-col]").count() > 0
-    assert p.locator("#lb td.best[data-col]").count() == 0
+    # every accuracy ties at 0: none highlighted (fidelity columns still differ, and may be)
+    assert p.locator("#lb td.best[data-col^='t:'], #lb td.best[data-col^='a:']").count() == 0
     assert p.locator("#metabody details summary", has_text="20 entries").count() == 1
     page.check_clean(path.as_uri())
 

@@ -104,7 +104,9 @@ def question_means(df: pd.DataFrame) -> dict[tuple[str, str], np.ndarray]:
 def macro_average(per_task: list[np.ndarray], level: float = 0.95, resamples: int = AVERAGE_RESAMPLES,
                   seed: int = 0) -> dict[str, Any] | None:
     """Macro mean over tasks of per-question accuracies, with a percentile bootstrap CI that
-    resamples questions within each task (tasks kept fixed): no normal approximation, no clipping."""
+    resamples questions within each task (tasks kept fixed): no normal approximation, no clipping.
+    (The leaderboard shows one task's own interval for a one-task average, and the mean of the
+    tasks' intervals where every question scored alike, since resampling then shows no spread.)"""
     per_task = [a for a in per_task if a.size]
     if not per_task:
         return None
@@ -149,6 +151,11 @@ def leaderboard(tasks: pd.DataFrame, models: pd.DataFrame, summary: pd.DataFrame
                 avg[k] = {"m": c["m"], "lo": c["lo"], "hi": c["hi"], "k": 1}
             else:
                 avg[k] = macro_average(arrays) if complete and all(a is not None for a in arrays) else None
+                if avg[k] is not None and avg[k]["lo"] == avg[k]["hi"]:
+                    # every question scored alike (e.g. all 0): resampling cannot show the uncertainty;
+                    # the mean of the tasks' own intervals (a conservative bound) is shown instead
+                    tc = [cells[str(r["task"])] for r in v]
+                    avg[k].update(lo=_f(sum(c["lo"] for c in tc) / len(tc)), hi=_f(sum(c["hi"] for c in tc) / len(tc)))
         fid = {}
         for lang in by_lang:
             if lang == "all":
