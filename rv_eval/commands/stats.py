@@ -47,16 +47,18 @@ def run(args: argparse.Namespace) -> int:
     from rv_eval.stats.loading import filter_tasks
     from rv_eval.stats.pooling import apply_pools
     from rv_eval.stats.tables import format_paired, format_summary, jsonable
-    from rv_eval.store import results_folder
+    from rv_eval.store import load_run_meta, results_folder
 
     atomicio.check_output_files(args.json)
     df = apply_pools(load_results(results_folder(args.out)), args.pool)
     df = filter_tasks(df, args.tasks)
-    summary = order_like_report(summarize(df), df)  # test tasks first, as the report and `results`
+    models = [m["name"] for m in load_run_meta(args.out).models]
+    summary = order_like_report(summarize(df), df, models)  # grid order, test tasks first: as the report
     print(format_summary(summary))
     result = {"summary": jsonable(summary)}
     if args.baseline:
-        paired = order_like_report(paired_compare(df, args.baseline, correction=args.correction, seed=args.seed), df)
+        paired = paired_compare(df, args.baseline, correction=args.correction, seed=args.seed)
+        paired = order_like_report(paired, df, models)
         print(format_paired(paired))
         result["paired"] = jsonable(paired)
     if args.json:
