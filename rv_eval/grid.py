@@ -335,7 +335,7 @@ def _parse_tasks(ctx: _Ctx, items: Any, check_names: bool = True) -> list[TaskSp
     for i, item in enumerate(items):
         key = f"tasks[{i}]"
         if isinstance(item, str):
-            out.append(TaskSpec(_str(ctx, key, item)))
+            out.append(TaskSpec(_task_name(_str(ctx, key, item))))
             continue
         if not isinstance(item, dict) or "name" not in item:
             raise ctx.fail(key, f"expected a task name or {{name, limit}}, got {brief(item)}", "write `- demo_en` or `- {name: demo_en, limit: 5}`")
@@ -346,7 +346,7 @@ def _parse_tasks(ctx: _Ctx, items: Any, check_names: bool = True) -> list[TaskSp
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT):
             raise ctx.fail(f"{key}.limit", f"expected an integer from 1 to {MAX_LIMIT}, got {brief(limit)}",
                            "write e.g. `limit: 10` or drop the key")
-        out.append(TaskSpec(_str(ctx, f"{key}.name", item["name"]), limit))
+        out.append(TaskSpec(_task_name(_str(ctx, f"{key}.name", item["name"])), limit))
     names = [t.name for t in out]
     dup = next((n for n in names if names.count(n) > 1), None)
     if dup:
@@ -354,6 +354,13 @@ def _parse_tasks(ctx: _Ctx, items: Any, check_names: bool = True) -> list[TaskSp
     if check_names:
         _check_task_names(ctx, names)
     return out
+
+
+def _task_name(name: str) -> str:
+    """The task's current name (an old alias such as gsm8k_ja becomes mgsm_ja, with a warning)."""
+    from rv_eval.tasks import resolve_alias
+
+    return resolve_alias(name)
 
 
 def _check_task_names(ctx: _Ctx, names: list[str]) -> None:

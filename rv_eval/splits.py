@@ -206,10 +206,13 @@ def build_bbh(data_dir: str | None = None) -> dict[str, Any]:
 
 def build_demo(data_dir: str | None = None) -> dict[str, Any]:
     """The demo set's fixed dev/test split (recorded in data/demo/demo.jsonl)."""
+    from rv_eval.wordproblems import DEMO_SEED
+
     rows = read_jsonl(DATA_DIR / "demo" / "demo.jsonl")
     return {
-        "rule": "random.Random(20261122).sample(ids, 16) are dev, the rest test (field `split` of data/demo/demo.jsonl)",
-        "seed": 20261122,
+        "rule": f"rv_eval.wordproblems.demo_set(): random.Random({DEMO_SEED}).sample(ids, 24) are dev, the rest test "
+        "(field `split` of data/demo/demo.jsonl)",
+        "seed": DEMO_SEED,
         "dev": [r["id"] for r in rows if r["split"] == "dev"],
         "test": [r["id"] for r in rows if r["split"] == "test"],
     }

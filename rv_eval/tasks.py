@@ -10,6 +10,7 @@ the runner and by `rv-eval regrade`.
 from __future__ import annotations
 
 import collections
+import logging
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -22,6 +23,19 @@ from rv_eval.paths import TASKS_DIR
 from rv_eval.schema import Grade
 
 KINDS = ("math", "choice", "bbh", "code")
+#: Old task names still accepted, with a warning: {old: current}.
+TASK_ALIASES = {"gsm8k_ja": "mgsm_ja"}  # MGSM-ja is MGSM, not GSM8K: grouped with mgsm_en
+
+log = logging.getLogger(__name__)
+
+
+def resolve_alias(name: str) -> str:
+    """The current name of a task; an old name (TASK_ALIASES) is translated with a warning."""
+    new = TASK_ALIASES.get(name)
+    if new is None:
+        return name
+    log.warning("task %r is now named %r; using %r. Fix: write %r in your grid or command.", name, new, new, new)
+    return new
 
 
 @dataclass(frozen=True)
@@ -63,8 +77,9 @@ def list_tasks(include_subtasks: bool = True) -> list[str]:
 
 
 def task_meta(name: str) -> dict[str, Any]:
-    """The raw metadata block of a task's YAML."""
+    """The raw metadata block of a task's YAML (an old name in TASK_ALIASES resolves, with a warning)."""
     reg = _registry()
+    name = resolve_alias(name) if name not in reg else name
     if name not in reg:
         top = ", ".join(list_tasks(include_subtasks=False))
         raise UserError(f"unknown task {name!r}. Fix: use one of {top} (or a BBH subtask, e.g. bbh_en_snarks).")
@@ -75,7 +90,7 @@ def task_info(name: str) -> TaskInfo:
     """The TaskInfo of a task or group."""
     m = task_meta(name)
     return TaskInfo(
-        name=name,
+        name=m.get("rv_task", name),
         lang=m["lang"],
         split=m["split"],
         serves=m.get("serves") or name,

@@ -52,16 +52,19 @@ class TinySpec:
     max_position_embeddings: int = 2048
 
 
-def build_tokenizer(vocab_size: int = 512, corpus: list[str] | None = None):
+def build_tokenizer(vocab_size: int = 512, corpus: list[str] | None = None, split_digits: bool = False):
     """A byte-level BPE tokenizer (PreTrainedTokenizerFast) with a ChatML chat template.
 
-    Trained on `corpus` (default: a few built-in lines of English and Japanese).
+    Trained on `corpus` (default: a few built-in lines of English and Japanese). `split_digits`
+    makes every digit its own token, so a small model can learn column arithmetic.
     """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.pre_tokenizer = (pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
+                         if split_digits else byte_level)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
@@ -173,16 +176,14 @@ def build_family(
 
 
 # ---------------------------------------------------------------------------------------------
-# A trained family: pre (generic text), post (boxed English calculations), target (Japanese).
+# A trained family in which the reasoning vector transfers a skill.
+#   pre    = a base that knows arithmetic facts ("12 + 5 = 17") and has read the questions;
+#   post   = pre + solving word problems step by step in English, answer in \boxed{};
+#   target = pre + answering Japanese questions in one line, "答えは N です。" (no working).
+# The skill the vector carries is the worked solution; the arithmetic itself sits in the shared
+# base, so both fine-tunes stay small and add up.
 # ---------------------------------------------------------------------------------------------
 
-# Calculations for the demo's dev questions (post is trained on them; the test questions are never used).
-DEV_CALCS = {
-    "demo-01": "12 * 4", "demo-02": "20 - 7", "demo-03": "24 / 6", "demo-07": "8 * 5",
-    "demo-10": "50 - 18", "demo-11": "6 * 12", "demo-13": "45 / 9", "demo-15": "35 - 12 - 4",
-    "demo-20": "36 / 4", "demo-22": "3 * 16", "demo-24": "27 + 9", "demo-29": "18 + 18 * 2",
-    "demo-32": "72 - 72 / 3", "demo-36": "9 * 7", "demo-37": "4 * 12", "demo-39": "120 + 3 * 15",
-}
 _GENERIC = [
     "The weather is nice today, so we walked to the park.",
     "She reads a book every night before she goes to sleep.",
@@ -191,21 +192,30 @@ _GENERIC = [
     "私は毎朝、学校まで歩いて行きます。駅の近くに大きな図書館があります。",
     "We count the apples, the pencils and the cards on the table.",
 ]
+DEMO_SET = "demo/demo.jsonl"
 
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """Steps and sizes of `build_trained_family` (defaults: ~11 s of one CPU core)."""
+    """Steps, learning rates and data sizes of `build_trained_family` (defaults: the shipped family)."""
 
-    pre_steps: int = 60
-    post_steps: int = 150
-    target_steps: int = 40
-    batch_size: int = 16
-    lr: float = 3e-3  # pre and post
-    target_lr: float = 1e-3  # smaller than post's, so the reasoning vector is not swamped by target's delta
-    n_problems: int = 600
-    post_ja_fraction: float = 0.5  # share of post's training prompts asked in Japanese
+    pre_steps: int = 2000
+    post_steps: int = 300
+    target_steps: int = 15  # a light fine-tune: the target's own delta stays small beside the vector
+    batch_size: int = 64
+    pre_lr: float = 3e-3
+    post_lr: float = 5e-4
+    target_lr: float = 3e-4
+    n_problems: int = 4000
+    n_equations: int = 40000
+    post_ja_fraction: float = 0.5  # share of post's training questions asked in Japanese (answered in English)
+    pre_worked: tuple[str, ...] = ("en", "ja")  # languages of the worked solutions in pre's plain text
     vocab_size: int = 1024
+
+
+#: The family's model shape: head_dim 64, 4 layers (arithmetic with carries needs the depth).
+TRAINED_SPEC = TinySpec(hidden_size=128, num_hidden_layers=4, num_attention_heads=2, num_key_value_heads=1,
+                        intermediate_size=512)
 
 
 def chat_prompt(question: str) -> str:
@@ -220,62 +230,60 @@ def demo_prompt(question: str, lang: str) -> str:
     return f"{question}\n\n{MATH_SUFFIX[lang]}"
 
 
-def boxed_answer(calc: str, answer: int | str) -> str:
-    """Post's answer style: a short calculation (if known), then the answer in \\boxed{}."""
-    return f"{calc} = {answer}. The answer is \\boxed{{{answer}}}." if calc else f"The answer is \\boxed{{{answer}}}."
-
-
-def plain_ja_answer(answer: int | str) -> str:
-    """Target's answer style: Japanese, no \\boxed{}."""
-    return f"答えは {answer} です。"
-
-
-def _demo_rows() -> list[dict]:
+def demo_rows() -> list[dict]:
+    """The demo set (data/demo/demo.jsonl): the questions training must never see."""
     from rv_eval.paths import DATA_DIR
     from rv_eval.splits import read_jsonl
 
-    return read_jsonl(DATA_DIR / "demo" / "demo.jsonl")
+    return read_jsonl(DATA_DIR / DEMO_SET)
 
 
-def _training_sets(seed: int, s: TrainSettings) -> dict[str, list[tuple[str, str]]]:
-    """(prompt, completion) pairs per stage; the loss covers the completion only."""
+def training_sets(seed: int, s: TrainSettings) -> dict[str, list[tuple[str, str]]]:
+    """(prompt, completion) pairs per stage; the loss covers the completion only (all of it for pre).
+
+    Every generated problem whose English or Japanese text is a demo question (dev or test) is
+    skipped, so neither split is ever trained on.
+    """
     import random
 
-    from rv_eval.wordproblems import generate
+    from rv_eval.wordproblems import answer_ja, equations, generate, solution_en
 
-    rows = _demo_rows()
-    test_en = {r["en"] for r in rows if r["split"] == "test"}
-    probs = generate(s.n_problems, seed=seed, exclude=test_en)
-    dev = [r for r in rows if r["split"] == "dev"]
+    held_out = {r[lang] for r in demo_rows() for lang in ("en", "ja")}
+    probs = generate(s.n_problems, seed=seed, exclude=held_out)
+    eqs = equations(s.n_equations, seed=seed)
     r = random.Random(seed)
-    pre = [("", t) for t in _GENERIC * 8] + [("", p.en) for p in probs] + [("", p.ja) for p in probs]
+    pre = [("", ". ".join(eqs[i:i + 4]) + ".") for i in range(0, len(eqs), 4)]
+    pre += [("", t) for t in _GENERIC * 20]
+    for p in probs:  # the base reads every question, with a worked solution in the languages of `pre_worked`
+        for lang in ("en", "ja"):
+            pre.append(("", f"{getattr(p, lang)} {worked_text(p, lang)}" if lang in s.pre_worked else getattr(p, lang)))
     post = []
     for p in probs:
         lang = "ja" if r.random() < s.post_ja_fraction else "en"
-        post.append((chat_prompt(demo_prompt(getattr(p, lang), lang)), boxed_answer(p.calc, p.answer)))
-    for row in dev:
-        for lang in ("en", "ja"):
-            post.append((chat_prompt(demo_prompt(row[lang], lang)), boxed_answer(DEV_CALCS.get(row["id"], ""), row["answer"])))
-    target = [(chat_prompt(demo_prompt(p.ja, "ja") if r.random() < 0.7 else p.ja), plain_ja_answer(p.answer))
-              for p in probs]
-    target += [(chat_prompt(demo_prompt(row["ja"], "ja")), plain_ja_answer(row["answer"])) for row in dev]
-    target += [("", t) for t in _GENERIC[2:5] * 8]
+        post.append((chat_prompt(demo_prompt(getattr(p, lang), lang)), solution_en(p)))
+    target = [(chat_prompt(demo_prompt(p.ja, "ja")), answer_ja(p)) for p in probs]
     return {"pre": pre, "post": post, "target": target}
 
 
+def worked_text(p, lang: str) -> str:
+    """A worked solution as plain text (pre's reading): `3 + 5 = 8. The answer is 8.` / `… 答えは 8 です。`"""
+    steps = " ".join(f"{x}." for x in p.steps)
+    return f"{steps} The answer is {p.answer}." if lang == "en" else f"{steps} 答えは {p.answer} です。"
+
+
 def _tokenizer_corpus(sets: dict[str, list[tuple[str, str]]]) -> list[str]:
-    """Training texts, the demo set and every non-ASCII character of them on its own, often enough
-    that each becomes a single token: generated Japanese then never decodes to replacement characters."""
+    """Training texts plus every non-ASCII character of them and of the demo set on its own, often
+    enough that each becomes a single token: generated Japanese never decodes to replacement characters."""
     from rv_eval.taskdocs import MATH_SUFFIX
 
-    rows = _demo_rows()
     texts = [p + c for pairs in sets.values() for p, c in pairs] + _CORPUS + list(MATH_SUFFIX.values())
-    texts += [r[lang] for r in rows for lang in ("en", "ja")]
+    texts += [r[lang] for r in demo_rows() for lang in ("en", "ja")]
     chars = sorted({ch for t in texts for ch in t if ord(ch) > 127})
     return texts + chars * 100
 
 
 def _encode(tok, pairs: list[tuple[str, str]]) -> list[tuple[list[int], list[int]]]:
+    """(input ids, labels) per pair; labels cover the completion (and its end token after a prompt)."""
     out = []
     eos = tok.convert_tokens_to_ids("<|im_end|>")
     for prompt, completion in pairs:
@@ -297,25 +305,30 @@ def _batch(rows: list[tuple[list[int], list[int]]], pad: int):
     return ids, labels, mask
 
 
-def _train(model, data: list[tuple[list[int], list[int]]], steps: int, lr: float, s: TrainSettings,
-           seed: int, pad: int) -> None:
-    """AdamW at constant `lr` on random batches of `data` (drawn from `seed`)."""
+def _train(model, data: list[tuple[list[int], list[int]]], steps: int, lr: float, batch_size: int,
+           seed: int, pad: int, device: str = "cpu") -> float:
+    """AdamW with a short warm-up and linear decay on random batches of `data` (drawn from `seed`);
+    returns the last loss."""
     import random
 
     import torch
 
     r = random.Random(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    warm = max(1, steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min(1.0, (i + 1) / warm) * max(0.05, 1 - i / steps))
     model.train()
+    loss = torch.tensor(float("nan"))
     for _ in range(steps):
-        ids, labels, mask = _batch(r.sample(data, min(s.batch_size, len(data))), pad)
+        ids, labels, mask = (t.to(device) for t in _batch(r.sample(data, min(batch_size, len(data))), pad))
         loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        sched.step()
         opt.zero_grad(set_to_none=True)
     model.eval()
-    log.debug("trained %d steps, last loss %.3f", steps, loss.item())
+    return float(loss.item())
 
 
 class _deterministic:
@@ -336,34 +349,100 @@ class _deterministic:
         torch.use_deterministic_algorithms(self.det)
 
 
-def build_trained_family(root: str | Path, seed: int = 0, spec: TinySpec = TinySpec(),
-                         settings: TrainSettings = TrainSettings()) -> dict[str, Path]:
-    """Train a tiny (pre, post, target) family under `root` whose reasoning vector post − pre shows.
+def train_family(seed: int = 0, spec: TinySpec = TRAINED_SPEC, settings: TrainSettings = TrainSettings(),
+                 device: str = "cpu", reuse: dict[str, Path] | None = None):
+    """Train (pre, post, target) in memory; return (models by role on the CPU, tokenizer, last losses by role).
 
-    pre: generic EN/JA text; post: pre + answering word problems with a short calculation and
-    \\boxed{N}; target: pre + answering Japanese problems as "答えは N です。" (no \\boxed). Seeded
-    and single-threaded, so the same seed gives the same weights. Returns the folders by role.
+    `device` ("cpu" or "cuda") is where the steps run; results differ between devices, not between
+    runs on one device. `reuse` ({role: folder}) loads those roles from an earlier build with the
+    same seed and settings instead of training them (checked: same tokenizer vocabulary).
     """
     import copy
 
     import torch
     from transformers import AutoModelForCausalLM
 
-    root = Path(root)
-    log.info("training a tiny pre/post/target family in %s (about 10 s of one CPU core)", root)
-    sets = _training_sets(seed, settings)
-    tok = build_tokenizer(settings.vocab_size, _tokenizer_corpus(sets))
-    pad = tok.pad_token_id
+    sets = training_sets(seed, settings)
+    tok = build_tokenizer(settings.vocab_size, _tokenizer_corpus(sets), split_digits=True)
+    pad, s, reuse = tok.pad_token_id, settings, reuse or {}
+    for role, folder in reuse.items():
+        vocab = json.loads(Path(folder, "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]
+        if vocab != json.loads(tok.backend_tokenizer.to_str())["model"]["vocab"]:
+            raise ValueError(f"{folder} ({role}) was built with another tokenizer (other seed or settings)")
+    load = lambda role: AutoModelForCausalLM.from_pretrained(reuse[role], dtype=torch.float32).to(device)  # noqa: E731
     with _deterministic():
         torch.manual_seed(seed)
-        pre = AutoModelForCausalLM.from_config(_config(spec, len(tok)), dtype=torch.float32)
-        _train(pre, _encode(tok, sets["pre"]), settings.pre_steps, settings.lr, settings, seed, pad)
+        losses: dict[str, float] = {}
+        if "pre" in reuse:
+            pre = load("pre")
+        else:
+            pre = AutoModelForCausalLM.from_config(_config(spec, len(tok)), dtype=torch.float32).to(device)
+            losses["pre"] = _train(pre, _encode(tok, sets["pre"]), s.pre_steps, s.pre_lr, s.batch_size, seed, pad, device)
         models = {"pre": pre}
         for n, role in enumerate(("post", "target"), start=1):
+            if role in reuse:
+                models[role] = load(role)
+                continue
             models[role] = copy.deepcopy(pre)
-            steps, lr = getattr(settings, f"{role}_steps"), settings.target_lr if role == "target" else settings.lr
-            _train(models[role], _encode(tok, sets[role]), steps, lr, settings, seed + n, pad)
-    paths = {role: save_model(m, tok, root / role) for role, m in models.items()}
-    meta = {"spec": spec.__dict__, "seed": seed, "trained": settings.__dict__}
+            losses[role] = _train(models[role], _encode(tok, sets[role]), getattr(s, f"{role}_steps"),
+                                  getattr(s, f"{role}_lr"), s.batch_size, seed + n, pad, device)
+    return {role: m.to("cpu") for role, m in models.items()}, tok, losses
+
+
+def _family_meta(root: Path) -> dict | None:
+    path = root / "family.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def build_trained_family(root: str | Path, seed: int = 0, spec: TinySpec = TRAINED_SPEC,
+                         settings: TrainSettings = TrainSettings(), device: str = "cpu",
+                         reuse: dict[str, Path] | None = None) -> dict[str, Path]:
+    """Train a tiny (pre, post, target) family under `root` and save it in float32 (so the small
+    fine-tuning deltas survive exactly); return the folders by role.
+
+    Seeded and single-threaded with deterministic algorithms: the same seed on the same machine
+    gives byte-identical weights.
+    """
+    root = Path(root)
+    log.info("training a tiny pre/post/target family in %s", root)
+    import torch
+
+    models, tok, losses = train_family(seed, spec, settings, device, reuse)
+    paths = {role: save_model(m, tok, root / role, dtype="float32") for role, m in models.items()}
+    meta = {"spec": spec.__dict__, "seed": seed, "trained": settings.__dict__, "last_loss": losses,
+            "device": device, "torch": torch.__version__,
+            "reused": {role: _family_meta(Path(folder).parent) for role, folder in (reuse or {}).items()}}
     (root / "family.json").write_text(json.dumps(meta, indent=2))
     return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m rv_eval.tinymodels --out DIR`: build the demo's trained family and its SHA256SUMS."""
+    import argparse
+    from dataclasses import replace
+
+    p = argparse.ArgumentParser(prog="python -m rv_eval.tinymodels", description=main.__doc__)
+    p.add_argument("--out", required=True, help="folder to write (e.g. data/demo/family)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--reuse-from", help="an earlier build (same seed and settings) to take the --reuse roles from")
+    p.add_argument("--reuse", default="pre,post", help="roles taken from --reuse-from (default pre,post)")
+    p.add_argument("--steps-scale", type=float, default=1.0, help="multiply every stage's steps (tests use a small value)")
+    args = p.parse_args(argv)
+    s = TrainSettings()
+    if args.steps_scale != 1.0:
+        s = replace(s, **{f"{r}_steps": max(1, round(getattr(s, f"{r}_steps") * args.steps_scale))
+                          for r in ("pre", "post", "target")})
+    from rv_eval import atomicio
+    from rv_eval.demo import write_checksums
+
+    reuse = {r: Path(args.reuse_from) / r for r in args.reuse.split(",")} if args.reuse_from else None
+    with atomicio.atomic_path(args.out, "folder") as tmp:
+        build_trained_family(tmp, args.seed, TRAINED_SPEC, s, args.device, reuse)
+        write_checksums(tmp)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -32,7 +32,7 @@ TASKS: dict[str, tuple] = {
     "aime_dev_ja_plain": ("aime24", "aime_dev", "ja", "dev", "aime24_ja_plain", "math", None, "plain", LONG),
     "gsm8k_en": ("gsm8k", "gsm8k", "en", "test", None, "math", "test", "boxed", MID),
     "gsm8k_dev_en": ("gsm8k", "gsm8k", "en", "dev", "gsm8k_en", "math", "dev", "boxed", MID),
-    "gsm8k_ja": ("mgsm", "mgsm", "ja", "test", None, "math", None, "boxed", MID),
+    "mgsm_ja": ("mgsm", "mgsm", "ja", "test", None, "math", None, "boxed", MID),
     "mgsm_en": ("mgsm", "mgsm", "en", "test", None, "math", None, "boxed", MID),
     "humaneval_en": ("humaneval", "humaneval", "en", "test", None, "code", None, "code", MID),
     "humaneval_ja": ("humaneval", "humaneval", "ja", "test", None, "code", None, "code", MID),

@@ -105,7 +105,7 @@ def test_task_loader_names_the_bad_file_and_the_fix(shared_data, tmp_path, monke
     (tmp_path / "mgsm" / "mgsm_ja.tsv").write_bytes(b"x\t1\n")
     monkeypatch.setenv("RV_EVAL_DATA_DIR", str(tmp_path))
     with pytest.raises(UserError, match=r"benchmark file mgsm/mgsm_ja.tsv: .* bytes, pinned .*Fix: run `rv-eval data download"):
-        load_docs("gsm8k_ja")
+        load_docs("mgsm_ja")
     with pytest.raises(UserError, match=r"benchmark file gsm8k/test.jsonl: .* does not exist"):
         load_docs("gsm8k_en")
 

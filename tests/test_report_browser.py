@@ -109,7 +109,7 @@ def test_leaderboard_renders_and_sorts(opened):
     assert _column(p, "t:gsm8k_en") == sorted(_column(p, "t:gsm8k_en"))
     assert p.locator("#lb td.best[data-col='t:gsm8k_en']").count() >= 1
     best = p.locator("#lb td.best[data-col='t:gsm8k_en']").first.text_content()
-    assert float(best.split()[0].replace("±", "")) == max(asc)
+    assert float(best.split()[0]) == max(asc)
 
 
 def test_significance_markers_match_the_statistics(opened):
@@ -170,12 +170,63 @@ def test_sweep_charts_and_metadata(opened):
     p = opened().page
     assert p.locator(".sweep").count() == 2
     gsm = p.locator(".sweep[data-base='gsm8k']")
-    assert gsm.locator("svg[data-split='dev'] polyline").count() == 2
-    assert gsm.locator("svg[data-split='test'] polyline").count() == 2
-    assert gsm.locator("svg[data-split='test'] line[data-chosen]").count() == 2
+    for split in ("dev", "test"):  # a JA and an EN line in the accuracy and in the fidelity panel
+        assert gsm.locator(f"svg[data-split='{split}'][data-metric='acc'] polyline").count() == 2
+        assert gsm.locator(f"svg[data-split='{split}'][data-metric='fid'] polyline").count() == 2
+    assert gsm.locator("svg[data-split='test'][data-metric='acc'] line[data-chosen]").count() == 2
     assert "α* =" in gsm.text_content()
     meta = p.locator("#metabody").text_content()
     assert "temperature" in meta and "merge/s1.yaml" in meta and "lm-eval" in meta
+
+
+def test_cells_show_asymmetric_intervals_not_half_widths(opened, report_file):
+    import re
+
+    from rv_eval.report.assemble import task_table
+    from rv_eval.stats import summarize
+
+    p = opened().page
+    texts = p.eval_on_selector_all("#lb tbody td[data-col^='t:'], #lb tbody td[data-col^='a:']",
+                                   "tds => tds.map(t => t.textContent)")
+    assert texts and not any("±" in t for t in texts)
+    cell = re.compile(r"^(\d+\.\d) \[(\d+\.\d), (\d+\.\d)\]( [▲▼])?$")
+    assert all(cell.match(t) for t in texts), [t for t in texts if not cell.match(t)]
+    df, _ = small_run()
+    s = summarize(df)
+    test_tasks = set(task_table(df).query("split == 'test'")["task"])
+    shown = {}
+    for r in s[s["task"].isin(test_tasks)].itertuples(index=False):
+        t = p.text_content(f"#lb tr[data-model='{r.model}'] td[data-col='t:{r.task}']")
+        m, lo, hi = (float(x) for x in cell.match(t).groups()[:3])
+        for shown_value, value in ((m, r.mean), (lo, r.ci_low), (hi, r.ci_high)):
+            assert abs(shown_value - 100 * value) <= 0.051, (r.model, r.task, t)
+        shown[(r.model, r.task)] = (m - lo, hi - m)
+    # a bounded interval is shown as it is: the two sides differ (never "m ± half-width")
+    assert any(abs(below - above) > 1.0 for below, above in shown.values())
+
+
+def test_fidelity_per_language_columns_and_panels(opened):
+    from rv_eval.stats import summarize
+
+    p = opened().page
+    heads = p.eval_on_selector_all("#lb th[data-key^='f:']", "ths => ths.map(t => t.dataset.key + '=' + t.textContent)")
+    assert heads == ["f:ja=JA", "f:en=EN"]
+    assert "Lang. fidelity" in p.text_content("#lb tr.groups")
+    df, _ = small_run()
+    s = summarize(df).merge(df[["task", "lang", "split"]].drop_duplicates("task"), on="task")
+    s = s[s["split"] == "test"]
+    for model, g in s.groupby("model"):
+        for lang in ("ja", "en"):
+            want = 100 * g[g["lang"] == lang]["lang_fidelity"].mean()
+            shown = p.text_content(f"#lb tr[data-model='{model}'] td[data-col='f:{lang}']")
+            assert shown.endswith("%") and abs(float(shown[:-1]) - want) <= 0.051, (model, lang, shown)
+    for card in p.locator(".sweep").all():  # each accuracy panel has a fidelity panel beside it
+        for split in ("test", "dev"):
+            row = card.locator(f".panelrow[data-split='{split}']")
+            assert row.locator("svg").evaluate_all("s => s.map(x => x.dataset.metric)") == ["acc", "fid"]
+        assert card.locator(".sweep-legend .item svg line").count() >= 3  # legend with line samples
+        assert card.locator("svg[data-metric='acc'] g.whisker").count() > 0  # CIs as whiskers, not bands
+        assert card.locator("svg polygon[fill-opacity]").count() == 0
 
 
 def test_screenshot_for_review(opened, tmp_path):
@@ -222,6 +273,26 @@ def test_ties_are_not_highlighted_and_long_metadata_folds(browser, tmp_path):
     page = Page(browser, path.as_uri())
     p = page.page
     assert p.locator("#lb td.num[data-col]").count() > 0
-    assert p.locator("#lb td.best[data-col]").count() == 0
+    # every accuracy ties at 0: none highlighted (fidelity columns still differ, and may be)
+    assert p.locator("#lb td.best[data-col^='t:'], #lb td.best[data-col^='a:']").count() == 0
     assert p.locator("#metabody details summary", has_text="20 entries").count() == 1
     page.check_clean(path.as_uri())
+
+
+def test_demo_report_screenshot(browser, tmp_path):
+    """The demo's own report (a shortened demo: 4 questions per task), saved as a PNG for review:
+    into $RV_REPORT_SCREENSHOT_DIR when set (CI keeps it), else into the test's tmp_path."""
+    from rv_eval.cli import main
+
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--limit", "4", "--no-progress"]) == 0
+    page = Page(browser, (out / "report.html").as_uri())
+    page.check_clean((out / "report.html").as_uri())
+    p = page.page
+    assert p.locator(".sweep[data-base='demo'] svg[data-metric='fid']").count() == 2
+    assert p.locator("#lb th[data-key='f:ja']").count() == 1 and p.locator("#lb th[data-key='f:en']").count() == 1
+    folder = Path(os.environ.get("RV_REPORT_SCREENSHOT_DIR", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    shot = folder / "demo_report.png"
+    p.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 20_000

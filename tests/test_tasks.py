@@ -13,13 +13,13 @@ from rv_eval.errors import UserError
 from rv_eval.paths import PROJECT_ROOT, TASKS_DIR
 
 ISSUE_TASKS = [
-    "aime24_en", "aime24_ja", "gsm8k_en", "gsm8k_ja", "mgsm_en", "humaneval_en", "humaneval_ja", "sciq_en",
+    "aime24_en", "aime24_ja", "gsm8k_en", "mgsm_ja", "mgsm_en", "humaneval_en", "humaneval_ja", "sciq_en",
     "bbh_en", "bbh_ja", "aime_dev_en", "aime_dev_ja", "gsm8k_dev_en", "sciq_dev_en",
     "demo_en", "demo_ja", "demo_dev_en", "demo_dev_ja",
 ]
 COUNTS = {
     "aime24_en": 30, "aime24_ja": 30, "aime24_ja_plain": 30, "aime_dev_en": 58, "aime_dev_ja": 110, "gsm8k_en": 1319, "gsm8k_dev_en": 500,
-    "gsm8k_ja": 250, "mgsm_en": 250, "humaneval_en": 164, "humaneval_ja": 164, "sciq_en": 1000,
+    "mgsm_ja": 250, "mgsm_en": 250, "humaneval_en": 164, "humaneval_ja": 164, "sciq_en": 1000,
     "sciq_dev_en": 1000, "demo_en": 24, "demo_ja": 24, "demo_dev_en": 16, "demo_dev_ja": 16,
     "bbh_en": 5208, "bbh_dev_en": 1303, "bbh_ja": 5208, "bbh_zs_dev_ja": 1303,
 }
@@ -78,7 +78,7 @@ def test_docs_of_every_task(name, shared_data):
         assert {d["fold"] for d in docs} == {0, 1, 2, 3, 4}
 
 
-@pytest.mark.parametrize("name", ["aime24_en", "aime24_ja", "aime_dev_en", "gsm8k_en", "gsm8k_dev_en", "gsm8k_ja",
+@pytest.mark.parametrize("name", ["aime24_en", "aime24_ja", "aime_dev_en", "gsm8k_en", "gsm8k_dev_en", "mgsm_ja",
                                   "mgsm_en", "demo_ja"])
 def test_numeric_golds_are_plain_integers(name):
     assert all(d["gold"].lstrip("-").isdigit() for d in tasks.load_docs(name)), name
@@ -86,7 +86,7 @@ def test_numeric_golds_are_plain_integers(name):
 
 def test_prompts_render_in_the_task_language():
     en = tasks.load_docs("gsm8k_en")[0]["query"]
-    ja = tasks.load_docs("gsm8k_ja")[0]["query"]
+    ja = tasks.load_docs("mgsm_ja")[0]["query"]
     assert en.endswith("within \\boxed{}.") and "Janet" in en
     assert "\\boxed{}" in ja and "段階的に" in ja and "ジャネット" in ja
     plain = tasks.load_docs("aime24_en_plain")[0]
@@ -119,7 +119,7 @@ def test_missing_translation_names_the_file_and_fix(monkeypatch, tmp_path):
 
 
 def test_mgsm_pairs_share_ids_and_answers():
-    ja, en = tasks.load_docs("gsm8k_ja"), tasks.load_docs("mgsm_en")
+    ja, en = tasks.load_docs("mgsm_ja"), tasks.load_docs("mgsm_en")
     assert [(d["id"], d["gold"], d["fold"]) for d in ja] == [(d["id"], d["gold"], d["fold"]) for d in en]
 
 
@@ -203,7 +203,7 @@ def test_lm_eval_metadata_data_dir_reaches_the_loader(tmp_path):
 
     tm = TaskManager(include_path=str(TASKS_DIR), include_defaults=False, metadata={"data_dir": str(tmp_path)})
     with pytest.raises(UserError, match=r"benchmark file mgsm/mgsm_ja.tsv: .*does not exist"):
-        tm.load(["gsm8k_ja"])
+        tm.load(["mgsm_ja"])
 
 
 TOP_TASKS = tasks.list_tasks(include_subtasks=False)

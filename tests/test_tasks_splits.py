@@ -76,7 +76,7 @@ def test_folds_are_balanced(key, n):
 
 def test_demo_set_is_parallel_with_integer_answers():
     rows = read_jsonl(splits.DATA_DIR / "demo" / "demo.jsonl")
-    assert len(rows) == 40 and {r["split"] for r in rows} == {"dev", "test"}
+    assert len(rows) == 64 and {r["split"] for r in rows} == {"dev", "test"}
     for r in rows:
         assert r["answer"].isdigit() and r["en"] and r["ja"]
         assert any("\u3040" <= ch <= "\u30ff" for ch in r["ja"])

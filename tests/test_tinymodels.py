@@ -1,4 +1,5 @@
-"""The trained tiny family: reproducible, clean Japanese tokens, and a visible reasoning-vector effect."""
+"""The trained tiny family: seeded data and weights, clean Japanese tokens, no demo question in
+training, and the build script that made the shipped family (re-run here on a small setting)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,20 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from rv_eval.grading import grade_math
-from rv_eval.merge import MergeSpec, merge_variants
+from rv_eval.demo import FAMILY_DIR, read_checksums, verify_family
+from rv_eval.errors import UserError
 from rv_eval.paths import DATA_DIR
-from rv_eval.tinymodels import TrainSettings, build_trained_family, chat_prompt, demo_prompt
-from rv_eval.wordproblems import generate
+from rv_eval.tinymodels import (
+    TRAINED_SPEC,
+    TrainSettings,
+    build_trained_family,
+    chat_prompt,
+    main,
+    training_sets,
+)
+from rv_eval.wordproblems import demo_set, equations, generate
 
-QUICK = TrainSettings(pre_steps=2, post_steps=2, target_steps=2, n_problems=40)
+QUICK = TrainSettings(pre_steps=2, post_steps=2, target_steps=2, n_problems=40, n_equations=100, batch_size=4)
 
 
 def _weights(folder: Path) -> dict[str, torch.Tensor]:
@@ -26,12 +34,39 @@ def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_generator_is_seeded_and_correct():
-    probs = generate(50, seed=3)
-    assert probs == generate(50, seed=3) and probs != generate(50, seed=4)
+def test_generator_is_seeded_and_its_worked_solutions_are_right():
+    probs = generate(200, seed=3)
+    assert probs == generate(200, seed=3) and probs != generate(200, seed=4)
+    assert len({p.en for p in probs}) == 200
     for p in probs:
-        assert eval(p.calc) == p.answer and p.answer > 0  # noqa: S307 - our own "a + b" strings
-    assert not set(generate(50, seed=3, exclude={probs[0].en})) & {probs[0]}
+        value = None
+        for step in p.steps:  # each step "a op b = c" is true, and chains into the next
+            lhs, rhs = step.split(" = ")
+            assert eval(lhs) == int(rhs)  # noqa: S307 - our own "a + b" strings
+            assert value is None or lhs.startswith(f"{value} ")
+            value = int(rhs)
+        assert value == p.answer > 0
+    assert not {p.en for p in generate(50, seed=3, exclude={probs[0].en})} & {probs[0].en}
+    for eq in equations(100, seed=1):
+        lhs, rhs = eq.split(" = ")
+        assert eval(lhs) == int(rhs)  # noqa: S307
+
+
+def test_demo_file_is_the_seeded_demo_set():
+    rows = [json.loads(x) for x in (DATA_DIR / "demo" / "demo.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert rows == demo_set()
+    assert sum(r["split"] == "test" for r in rows) == 40 and sum(r["split"] == "dev" for r in rows) == 24
+
+
+def test_no_demo_question_is_in_any_training_example():
+    """Test and dev questions (either language) appear in no training text of any stage."""
+    sets = training_sets(0, TrainSettings())
+    corpus = "\n".join(p + "\n" + c for pairs in sets.values() for p, c in pairs)
+    rows = [json.loads(x) for x in (DATA_DIR / "demo" / "demo.jsonl").read_text(encoding="utf-8").splitlines()]
+    leaked = [r["id"] for r in rows for lang in ("en", "ja") if r[lang] in corpus]
+    assert leaked == []
+    # the check can fail: a training question is found the same way
+    assert sets["post"][0][0].split("\n")[3] in corpus
 
 
 def test_same_seed_same_weights(tmp_path):
@@ -41,12 +76,12 @@ def test_same_seed_same_weights(tmp_path):
     for role in ("pre", "post", "target"):
         assert _same(_weights(a[role]), _weights(b[role])), role
         assert not _same(_weights(a[role]), _weights(c[role])), role
-        assert _weights(a[role])["model.embed_tokens.weight"].dtype == torch.bfloat16
+        assert _weights(a[role])["model.embed_tokens.weight"].dtype == torch.float32  # deltas kept exactly
     assert (a["pre"] / "tokenizer.json").read_bytes() == (b["pre"] / "tokenizer.json").read_bytes()
     assert not _same(_weights(a["post"]), _weights(a["target"]))
 
 
-def test_tokenizer_decodes_japanese_cleanly(tmp_path):
+def test_tokenizer_decodes_japanese_cleanly_and_splits_digits(tmp_path):
     from transformers import AutoTokenizer
 
     fam = build_trained_family(tmp_path, settings=QUICK)
@@ -54,6 +89,7 @@ def test_tokenizer_decodes_japanese_cleanly(tmp_path):
     assert len(tok) <= 1024 and tok.chat_template
     msg = [{"role": "user", "content": "問題"}]
     assert tok.apply_chat_template(msg, tokenize=False, add_generation_prompt=True) == chat_prompt("問題")
+    assert [t for t in tok.tokenize("123 + 45") if t.strip("Ġ")] == ["1", "2", "3", "Ġ+", "4", "5"]
     for line in (DATA_DIR / "demo" / "demo.jsonl").read_text(encoding="utf-8").splitlines():
         ja = json.loads(line)["ja"]
         ids = tok(ja, add_special_tokens=False).input_ids
@@ -61,44 +97,39 @@ def test_tokenizer_decodes_japanese_cleanly(tmp_path):
         assert all("\ufffd" not in tok.decode([i]) for i in ids), ja  # every token is whole characters
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> dict[str, Path]:
-    """The default trained family plus its α = 0 and α = 1 variants merged by rv_eval.merge."""
-    root = tmp_path_factory.mktemp("trained")
-    fam = build_trained_family(root / "family")
-    spec = MergeSpec(target=str(fam["target"]), pre=str(fam["pre"]), post=str(fam["post"]),
-                     alphas=(0.0, 1.0), out=root / "variants")
-    variants = merge_variants(spec)
-    for folder in variants.values():  # the merge writes weights + config; the tokenizer comes from target
-        for f in fam["target"].glob("tokenizer*"):
-            (folder / f.name).write_bytes(f.read_bytes())
-    return {**fam, "alpha0": variants[0.0], "alpha1": variants[1.0]}
-
-
-def _answers(model_dir: Path, questions: list[str], lang: str) -> list[str]:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    enc = tok([chat_prompt(demo_prompt(q, lang)) for q in questions], return_tensors="pt", padding=True,
-              add_special_tokens=False)
-    with torch.no_grad():
-        out = model.generate(**enc, max_new_tokens=32, do_sample=False, pad_token_id=tok.pad_token_id)
-    return tok.batch_decode(out[:, enc.input_ids.shape[1]:], skip_special_tokens=True)
-
-
-def _boxed_rate(answers: list[str]) -> float:
-    return sum("\\boxed{" in a for a in answers) / len(answers)
+def test_shipped_family_matches_its_checksums_and_the_code_settings():
+    verify_family(FAMILY_DIR)
+    sums = read_checksums(FAMILY_DIR)
+    assert {f"{r}/model.safetensors" for r in ("pre", "post", "target")} <= set(sums)
+    size = sum((FAMILY_DIR / n).stat().st_size for n in sums)
+    assert size <= 20_000_000
+    meta = json.loads((FAMILY_DIR / "family.json").read_text(encoding="utf-8"))
+    assert meta["seed"] == 0 and meta["spec"] == TRAINED_SPEC.__dict__
+    expected = {k: list(v) if isinstance(v, tuple) else v for k, v in TrainSettings().__dict__.items()}
+    assert meta["trained"] == expected
 
 
 @pytest.mark.slow
-def test_reasoning_vector_changes_behaviour(trained):
-    held_out = generate(16, seed=10_000)  # not the training seed: unseen questions
-    ja = [p.ja for p in held_out]
-    rates = {role: _boxed_rate(_answers(trained[role], ja, "ja")) for role in ("target", "post", "alpha0", "alpha1")}
-    assert rates["post"] >= rates["target"] + 0.5, rates
-    assert rates["alpha1"] >= rates["alpha0"] + 0.5, rates
-    target_answers = _answers(trained["target"], ja, "ja")
-    assert all("\ufffd" not in a for a in target_answers)
-    assert sum(grade_math(a, str(p.answer), lang="ja").reason != "no_answer"
-               for a, p in zip(target_answers, held_out, strict=True)) >= 8  # target answers, in its plain Japanese format
+def test_build_script_on_a_small_setting(tmp_path, capsys):
+    """The script that built data/demo/family, at 1/500 of its steps: same checksums twice, and a
+    tampered file is caught by the demo's check."""
+    assert main(["--out", str(tmp_path / "a"), "--steps-scale", "0.002"]) == 0
+    assert main(["--out", str(tmp_path / "b"), "--steps-scale", "0.002"]) == 0
+    verify_family(tmp_path / "a")
+    assert read_checksums(tmp_path / "a") == read_checksums(tmp_path / "b")
+    meta = json.loads((tmp_path / "a" / "family.json").read_text(encoding="utf-8"))
+    assert meta["trained"]["pre_steps"] == max(1, round(TrainSettings().pre_steps * 0.002))
+    weights = tmp_path / "a" / "post" / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    with pytest.raises(UserError, match="post/model.safetensors does not match its sha256"):
+        verify_family(tmp_path / "a")
+    # pre and post can come from an earlier build (the shipped family's came from a GPU build)
+    assert main(["--out", str(tmp_path / "c"), "--steps-scale", "0.002", "--reuse-from", str(tmp_path / "b")]) == 0
+    verify_family(tmp_path / "c")
+    sums_b, sums_c = read_checksums(tmp_path / "b"), read_checksums(tmp_path / "c")
+    for role in ("pre", "post", "target"):  # target retrained from the same pre: the same bytes
+        assert sums_b[f"{role}/model.safetensors"] == sums_c[f"{role}/model.safetensors"], role
+    meta_c = json.loads((tmp_path / "c" / "family.json").read_text(encoding="utf-8"))
+    assert meta_c["reused"]["post"]["trained"] == meta["trained"]

@@ -6,9 +6,9 @@ import argparse
 
 EPILOG = """\
 examples:
-  rv-eval demo --out runs/demo            # a few minutes on 2 CPU cores
+  rv-eval demo --out runs/demo            # about a minute on 2 CPU cores
   rv-eval demo --out runs/demo            # again: finished cells are skipped
-  rv-eval demo --out runs/demo-small --limit 2 --seeds 0
+  rv-eval demo --out runs/demo-small --limit 4 --seeds 0,1
   rv-eval results runs/demo --format json
 """
 
@@ -21,14 +21,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", required=True, help="output folder (models, grid.yaml, cells, report.html)")
     # defaults live in rv_eval.demo.DemoSettings (imported only when the command runs)
-    p.add_argument("--limit", type=int, default=None, help="questions per task (default 8)")
-    p.add_argument("--seeds", default=None, help="comma-separated seeds (default 0,1)")
+    p.add_argument("--limit", type=int, default=None, help="questions per task (default: all, 40 test and 24 dev)")
+    p.add_argument("--seeds", default=None, help="comma-separated seeds (default 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the demo and print the results table and the report path."""
+    """Run the demo and print the end-of-run table (accuracy [95% CI], fidelity) and the report path."""
     from dataclasses import replace
     from pathlib import Path
 

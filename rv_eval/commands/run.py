@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the grid and print what was done."""
     from rv_eval.executors import get_executor
     from rv_eval.grid import load_grid, parse_shard
-    from rv_eval.results import format_results
+    from rv_eval.report.console import end_of_run_table
     from rv_eval.runner import run_grid
 
     if args.unsafe_code_execution:
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
                  grade_timeout_s=args.grade_timeout, executor=executor)
     print(f"{grid.out}: ran {len(s.ran)} cells, skipped {s.skipped} finished, "
           f"{s.selected} in this shard of {s.total} ({s.seconds:.1f} s)")
-    print(format_results(grid.out, "table"), end="")
+    print(end_of_run_table(grid.out), end="")
     return 0
 
 

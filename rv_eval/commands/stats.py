@@ -43,16 +43,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the summary (and paired) tables; optionally write them as JSON."""
+    from rv_eval.report.console import order_like_report
     from rv_eval.stats import load_results, macro_average, paired_compare, summarize
     from rv_eval.stats.loading import filter_tasks
     from rv_eval.stats.pooling import apply_pools
     from rv_eval.stats.tables import format_macro, format_paired, format_summary, jsonable
-    from rv_eval.store import results_folder
+    from rv_eval.store import load_run_meta, results_folder
 
     atomicio.check_output_files(args.json)
     df = apply_pools(load_results(results_folder(args.out)), args.pool)
     df = filter_tasks(df, args.tasks)
-    summary = summarize(df)
+    models = [m["name"] for m in load_run_meta(args.out).models]
+    summary = order_like_report(summarize(df), df, models)  # grid order, test tasks first: as the report
     print(format_summary(summary))
     result = {"summary": jsonable(summary)}
     pooled = {name for name, _ in args.pool or []}  # a pool repeats its tasks' questions: leave it out
@@ -63,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         result["macro"] = jsonable(macro)
     if args.baseline:
         paired = paired_compare(df, args.baseline, correction=args.correction, seed=args.seed)
+        paired = order_like_report(paired, df, models)
         print(format_paired(paired))
         result["paired"] = jsonable(paired)
     if args.json:

@@ -48,7 +48,7 @@ def task_base(task: str, serves: str, lang: str) -> str:
     return re.sub(rf"[_-]{re.escape(lang)}$", "", serves or task)
 
 
-def _f(x: Any, nd: int = 4) -> float | None:
+def _f(x: Any, nd: int = 6) -> float | None:
     """A float rounded for embedding, or None for missing / NaN."""
     if x is None:
         return None
@@ -80,14 +80,6 @@ def model_table(df: pd.DataFrame, meta: RunMeta | None, baseline: str | None) ->
     return m.reset_index(drop=True)
 
 
-def _se(row: pd.Series) -> float:
-    """The task's standard error, at least as wide as its (possibly bounded) CI implies."""
-    from_ci = float(row["ci_high"] - row["ci_low"]) / (2 * stats_calls.Z95)
-    if "se" in row and pd.notna(row["se"]):
-        return max(float(row["se"]), from_ci)
-    return from_ci
-
-
 def _cell(row: pd.Series, cmp: dict[str, Any] | None) -> dict[str, Any]:
     cell = {
         "m": _f(row["mean"]), "lo": _f(row["ci_low"]), "hi": _f(row["ci_high"]),
@@ -100,16 +92,6 @@ def _cell(row: pd.Series, cmp: dict[str, Any] | None) -> dict[str, Any]:
     return cell
 
 
-def _average(rows: list[pd.Series]) -> dict[str, Any] | None:
-    """Macro mean over tasks; CI from the tasks' standard errors, taken as independent."""
-    if not rows:
-        return None
-    mean = sum(float(r["mean"]) for r in rows) / len(rows)
-    se = math.sqrt(sum(_se(r) ** 2 for r in rows)) / len(rows)
-    return {"m": _f(mean), "lo": _f(max(0.0, mean - stats_calls.Z95 * se)),
-            "hi": _f(min(1.0, mean + stats_calls.Z95 * se)), "k": len(rows)}
-
-
 def _macro_cell(x: dict[str, Any] | None) -> dict[str, Any] | None:
     return None if x is None else {"m": _f(x["m"]), "lo": _f(x["lo"]), "hi": _f(x["hi"]), "k": x["k"]}
 
@@ -117,11 +99,12 @@ def _macro_cell(x: dict[str, Any] | None) -> dict[str, Any] | None:
 def leaderboard(tasks: pd.DataFrame, models: pd.DataFrame, summary: pd.DataFrame,
                 compare: pd.DataFrame | None,
                 macro: dict[tuple[str, str], dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """The leaderboard rows: per model, a cell per test task, JA / EN / all averages, fidelity.
+    """The leaderboard rows: per model, a cell per test task, JA / EN / all averages, and language
+    fidelity per language (never averaged across languages: a JA task and an EN task pull in
+    opposite directions).
 
     `macro` ((model, "ja" | "en" | "all") -> {m, lo, hi, k}, from `stats_calls.macro_averages`)
-    gives the averages with intervals from the per-question data; without it they are estimated
-    from the tasks' standard errors.
+    gives the averages with intervals from the per-question data; without it no average is shown.
     """
     test = tasks[tasks["split"] == "test"]
     s = {(r.model, r.task): r for r in summary.itertuples(index=False)}
@@ -138,15 +121,19 @@ def leaderboard(tasks: pd.DataFrame, models: pd.DataFrame, summary: pd.DataFrame
             by_lang.setdefault(t.lang, []).append(r)
             by_lang["all"].append(r)
         n_lang = test["lang"].value_counts().to_dict()
-        avg = {k: (_average(v) if len(v) == (len(test) if k == "all" else n_lang.get(k, 0)) else None)
-               for k, v in by_lang.items()}
-        if macro is not None:
-            avg = {k: (_macro_cell(macro.get((m.model, k))) if a is not None else None) for k, a in avg.items()}
-        fids = [x["fid"] for x in cells.values() if x["fid"] is not None]
+        complete = {k: len(v) == (len(test) if k == "all" else n_lang.get(k, 0)) for k, v in by_lang.items()}
+        avg = {k: (_macro_cell(macro.get((m.model, k))) if ok and macro is not None else None)
+               for k, ok in complete.items()}
+        fid = {}
+        for lang in by_lang:
+            if lang == "all":
+                continue
+            vals = [cells[t.task]["fid"] for t in test.itertuples(index=False)
+                    if t.lang == lang and t.task in cells and cells[t.task]["fid"] is not None]
+            fid[lang] = _f(sum(vals) / len(vals)) if vals else None
         rows.append({
             "model": m.model, "vector": None if pd.isna(m.vector) else m.vector,
-            "alpha": _f(m.alpha), "role": m.role, "cells": cells, "avg": avg,
-            "fid": _f(sum(fids) / len(fids)) if fids else None,
+            "alpha": _f(m.alpha), "role": m.role, "cells": cells, "avg": avg, "fid": fid,
         })
     return rows
 
@@ -160,7 +147,7 @@ def sweeps(tasks: pd.DataFrame, models: pd.DataFrame, summary: pd.DataFrame,
     """
     variants = models[models["role"] == "variant"]
     out = []
-    summary = summary[["model", "task", "mean", "ci_low", "ci_high"]]
+    summary = summary[["model", "task", "mean", "ci_low", "ci_high", "lang_fidelity"]]
     s = summary.merge(tasks, on="task").merge(models[["model", "vector", "alpha"]], on="model")
     for vector in variants["vector"].dropna().unique():
         sv = s[s["vector"] == vector]
@@ -172,15 +159,16 @@ def sweeps(tasks: pd.DataFrame, models: pd.DataFrame, summary: pd.DataFrame,
             for (lang, split), g in sb.groupby(["lang", "split"], sort=False):
                 g = g.sort_values("alpha")
                 series.append({"lang": lang, "split": split, "pts": [
-                    [_f(a), _f(m), _f(lo), _f(hi)]
-                    for a, m, lo, hi in zip(g["alpha"], g["mean"], g["ci_low"], g["ci_high"], strict=True)]})
+                    [_f(a), _f(m), _f(lo), _f(hi), _f(fid)] for a, m, lo, hi, fid in
+                    zip(g["alpha"], g["mean"], g["ci_low"], g["ci_high"], g["lang_fidelity"], strict=True)]})
             test_tasks = tasks[(tasks["base"] == base) & (tasks["split"] == "test")]
             base_lines = {}
             if baseline is not None:
                 sbase = summary.merge(tasks, on="task")
                 sbase = sbase[(sbase["model"] == baseline) & (sbase["base"] == base)]
                 for r in sbase.itertuples(index=False):
-                    base_lines[f"{r.lang}/{r.split}"] = [_f(r.mean), _f(r.ci_low), _f(r.ci_high)]
+                    base_lines[f"{r.lang}/{r.split}"] = [_f(r.mean), _f(r.ci_low), _f(r.ci_high),
+                                                         _f(r.lang_fidelity)]
             chosen = {}
             for ch in choices:
                 if ch.vector == vector and ch.task in set(test_tasks["task"]):

@@ -30,7 +30,8 @@
     return e;
   }
   const pct = (x) => (x === null || x === undefined ? "–" : (100 * x).toFixed(1));
-  const half = (c) => (c.hi === null || c.lo === null ? null : (100 * (c.hi - c.lo)) / 2);
+  // An interval is shown as its two ends: [0.0, 32.4] must never read as "0.0 ± 16.2".
+  const interval = (c) => (c.hi === null || c.lo === null ? null : `[${pct(c.lo)}, ${pct(c.hi)}]`);
   const fmtAlpha = (a) => (a === null || a === undefined ? "" : String(a));
 
   async function decode(id) {
@@ -61,7 +62,10 @@
       if (l !== "all" && !test.some((t) => t.lang === l)) continue;
       cols.push({ key: "a:" + l, avg: l, label: l === "all" ? "All" : l.toUpperCase(), group: "Average", lang: l, kind: "avg" });
     }
-    cols.push({ key: "fid", label: "Lang. fidelity", group: "", kind: "fid" });
+    for (const l of ["ja", "en"]) {
+      if (test.some((t) => t.lang === l))
+        cols.push({ key: "f:" + l, label: l.toUpperCase(), group: "Lang. fidelity", lang: l, kind: "fid" });
+    }
     return cols;
   }
   function cellOf(row, col) {
@@ -69,10 +73,11 @@
     if (col.kind === "avg") return row.avg[col.avg] || null;
     return null;
   }
+  const fidOf = (row, col) => (row.fid && row.fid[col.lang] !== undefined ? row.fid[col.lang] : null);
   function sortValue(row, col) {
     if (col.kind === "text") return row.model;
     if (col.kind === "alpha") return row.alpha === null ? -Infinity : row.alpha;
-    if (col.kind === "fid") return row.fid === null ? -Infinity : row.fid;
+    if (col.kind === "fid") return fidOf(row, col) === null ? -Infinity : fidOf(row, col);
     const c = cellOf(row, col);
     return c && c.m !== null ? c.m : -Infinity;
   }
@@ -141,16 +146,18 @@
     }
     if (col.kind === "alpha") return el("td", { cls: "num", text: fmtAlpha(row.alpha) });
     if (col.kind === "fid") {
-      const td = el("td", { cls: "num", text: row.fid === null ? "–" : pct(row.fid) + "%" });
-      if (best.fid !== undefined && row.fid === best.fid) td.classList.add("best");
+      const f = fidOf(row, col);
+      const td = el("td", { cls: "num fid" + (first ? " first-lang" : ""), "data-col": col.key, text: f === null ? "–" : pct(f) + "%",
+        title: `${row.model} · share of responses in ${col.label} on the ${col.label} test tasks` });
+      if (best[col.key] !== undefined && f === best[col.key]) td.classList.add("best");
       return td;
     }
     const c = cellOf(row, col);
     const td = el("td", { cls: "num" + (first ? " first-lang" : ""), "data-col": col.key });
     if (!c) { td.textContent = "–"; return td; }
     td.append(document.createTextNode(pct(c.m)));
-    const h = half(c);
-    if (h !== null) td.append(el("span", { cls: "ci", text: " ±" + h.toFixed(1) }));
+    const iv = interval(c);
+    if (iv !== null) td.append(el("span", { cls: "ci", text: " " + iv }));
     if (c.sig) td.append(el("span", { cls: c.d > 0 ? "up" : "down", text: c.d > 0 ? " ▲" : " ▼" }));
     let tip = `${row.model} · ${col.kind === "task" ? col.task : "average " + col.label}\n` +
       `mean ${pct(c.m)}%  95% CI [${pct(c.lo)}, ${pct(c.hi)}]`;
@@ -186,9 +193,13 @@
     const x0 = Math.min(...alphas), x1 = Math.max(...alphas);
     const y0 = Math.max(0, Math.floor(Math.min(...ys) * 10) / 10);
     const y1 = Math.min(1, Math.max(y0 + 0.1, Math.ceil(Math.max(...ys) * 10) / 10));
-    const row = el("div", { style: "display:flex;gap:4px" });
-    for (const split of ["dev", "test"]) row.append(sweepPanel(sw, split, x0, x1, y0, y1));
-    card.append(row);
+    card.append(sweepLegend(sw));
+    // Each accuracy panel has its language-fidelity panel beside it: the trade-off a researcher chooses on.
+    for (const split of ["test", "dev"]) {
+      const row = el("div", { cls: "panelrow", "data-split": split });
+      row.append(sweepPanel(sw, split, "acc", x0, x1, y0, y1), sweepPanel(sw, split, "fid", x0, x1, 0, 1));
+      card.append(row);
+    }
     for (const [lang, ch] of Object.entries(sw.chosen)) {
       let txt = ch.alpha === null ? `${lang.toUpperCase()}: no α chosen` :
         `${lang.toUpperCase()}: α* = ${ch.alpha} (${ch.method}): test ${pct(ch.test_mean)}% [${pct(ch.test_ci_low)}, ${pct(ch.test_ci_high)}]`;
@@ -202,63 +213,102 @@
     if (sw.note) card.append(el("p", { cls: "chosen", text: "No α chosen: " + sw.note }));
     return card;
   }
-  function sweepPanel(sw, split, x0, x1, y0, y1) {
-    const W = 250, H = 190, L = 36, R = 8, T = 16, B = 28;
+  function sample(draw) {
+    const g = svg("svg", { width: 30, height: 12, viewBox: "0 0 30 12", "aria-hidden": "true" });
+    draw(g);
+    return g;
+  }
+  function sweepLegend(sw) {
+    const box = el("div", { cls: "sweep-legend" });
+    const langs = [...new Set(sw.series.map((s) => s.lang))];
+    for (const l of langs) {
+      const color = LANG_COLOR[l] || "#555";
+      box.append(el("span", { cls: "item", "data-lang": l }, sample((g) => {
+        g.append(svg("line", { x1: 1, x2: 29, y1: 6, y2: 6, stroke: color, "stroke-width": 2.5 }));
+        g.append(svg("circle", { cx: 15, cy: 6, r: 3.5, fill: color }));
+      }), document.createTextNode(l === "ja" ? "Japanese task" : l === "en" ? "English task" : l)));
+    }
+    box.append(el("span", { cls: "item" }, sample((g) => {
+      g.append(svg("line", { x1: 15, x2: 15, y1: 1, y2: 11, stroke: "#555", "stroke-width": 1.5 }));
+      g.append(svg("line", { x1: 11, x2: 19, y1: 1, y2: 1, stroke: "#555", "stroke-width": 1.5 }));
+      g.append(svg("line", { x1: 11, x2: 19, y1: 11, y2: 11, stroke: "#555", "stroke-width": 1.5 }));
+    }), document.createTextNode("95% CI")));
+    if (Object.keys(sw.baseline).length) box.append(el("span", { cls: "item" }, sample((g) => {
+      g.append(svg("line", { x1: 1, x2: 29, y1: 6, y2: 6, stroke: "#555", "stroke-width": 1.5, "stroke-dasharray": "2 3" }));
+    }), document.createTextNode("baseline")));
+    if (Object.values(sw.chosen).some((c) => c.alpha !== null)) box.append(el("span", { cls: "item" }, sample((g) => {
+      g.append(svg("line", { x1: 15, x2: 15, y1: 0, y2: 12, stroke: "#555", "stroke-dasharray": "3 2" }));
+      g.append(svg("polygon", { points: "15,1 20,6 15,11 10,6", fill: "#fff", stroke: "#555", "stroke-width": 1.5 }));
+    }), document.createTextNode("α chosen on dev")));
+    return box;
+  }
+  function sweepPanel(sw, split, metric, x0, x1, y0, y1) {
+    const W = 300, H = 215, L = 40, R = 10, T = 20, B = 32;
     const sx = (a) => L + (x1 === x0 ? (W - L - R) / 2 : ((a - x0) / (x1 - x0)) * (W - L - R));
     const sy = (v) => T + (1 - (v - y0) / (y1 - y0)) * (H - T - B);
-    const g = svg("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: "img", "data-split": split });
-    g.append(svg("text", { x: L, y: 11, text: split === "dev" ? "dev (selection)" : "test (reported)", "font-weight": "600" }));
+    const acc = metric === "acc";
+    const g = svg("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: "img", "data-split": split, "data-metric": metric });
+    const title = (acc ? "accuracy %" : "language fidelity %") + " · " + (split === "dev" ? "dev (selection)" : "test (reported)");
+    g.append(svg("text", { x: L, y: 13, text: title, "font-weight": "600" }));
     g.append(svg("rect", { x: L, y: T, width: W - L - R, height: H - T - B, fill: "#fbfcfd", stroke: "#d9dde3" }));
     const step = y1 - y0 > 0.5 ? 0.2 : 0.1;
     for (let v = y0; v <= y1 + 1e-9; v += step) {
       g.append(svg("line", { x1: L, x2: W - R, y1: sy(v), y2: sy(v), stroke: "#eceff3" }));
-      g.append(svg("text", { x: L - 4, y: sy(v) + 3, "text-anchor": "end", text: (100 * v).toFixed(0) }));
+      g.append(svg("text", { x: L - 5, y: sy(v) + 4, "text-anchor": "end", text: (100 * v).toFixed(0) }));
     }
     const ticks = [...new Set(sw.series.flatMap((s) => s.pts.map((p) => p[0])))].sort((a, b) => a - b);
-    const every = Math.ceil(ticks.length / 6);
+    const every = Math.ceil(ticks.length / 7);
     ticks.forEach((a, i) => {
       if (i % every === 0 || i === ticks.length - 1 && (ticks.length - 1) % every >= every / 2)
-        g.append(svg("text", { x: sx(a), y: H - B + 13, "text-anchor": "middle", text: a }));
+        g.append(svg("text", { x: sx(a), y: H - B + 15, "text-anchor": "middle", text: a }));
     });
     g.append(svg("text", { x: (L + W - R) / 2, y: H - 3, "text-anchor": "middle", text: "α" }));
     for (const [lang, b] of Object.entries(sw.baseline)) {
       if (!lang.endsWith("/" + split)) continue;
       const l = lang.split("/")[0];
-      const line = svg("line", { x1: L, x2: W - R, y1: sy(b[0]), y2: sy(b[0]), stroke: LANG_COLOR[l] || "#555", "stroke-dasharray": "2 3", "stroke-width": 1.5 });
-      line.append(svg("title", { text: `baseline ${l.toUpperCase()} ${pct(b[0])}%` }));
+      const v = acc ? b[0] : b[3];
+      if (v === null || v === undefined) continue;
+      const line = svg("line", { x1: L, x2: W - R, y1: sy(v), y2: sy(v), stroke: LANG_COLOR[l] || "#555", "stroke-dasharray": "2 3", "stroke-width": 1.5 });
+      line.append(svg("title", { text: `baseline ${l.toUpperCase()} ${pct(v)}%` }));
       g.append(line);
     }
-    for (const s of sw.series.filter((s) => s.split === split)) {
+    const series = sw.series.filter((s) => s.split === split);
+    series.forEach((s, k) => {
       const color = LANG_COLOR[s.lang] || "#555";
-      const pts = s.pts.filter((p) => p[1] !== null);
-      if (!pts.length) continue;
-      const band = pts.map((p) => `${sx(p[0])},${sy(p[3] ?? p[1])}`).concat(pts.slice().reverse().map((p) => `${sx(p[0])},${sy(p[2] ?? p[1])}`));
-      g.append(svg("polygon", { points: band.join(" "), fill: color, "fill-opacity": 0.13, stroke: "none" }));
-      g.append(svg("polyline", { points: pts.map((p) => `${sx(p[0])},${sy(p[1])}`).join(" "), fill: "none", stroke: color, "stroke-width": 2, "data-lang": s.lang }));
+      const dx = (k - (series.length - 1) / 2) * 5; // whiskers side by side, never one blurred band
+      const val = (p) => (acc ? p[1] : p[4]);
+      const pts = s.pts.filter((p) => val(p) !== null && val(p) !== undefined);
+      if (!pts.length) return;
+      if (acc) for (const p of pts) {
+        if (p[2] === null || p[3] === null) continue;
+        const x = sx(p[0]) + dx;
+        const w = svg("g", { class: "whisker", "data-lang": s.lang });
+        w.append(svg("line", { x1: x, x2: x, y1: sy(p[2]), y2: sy(p[3]), stroke: color, "stroke-width": 1.5, "stroke-opacity": 0.75 }));
+        w.append(svg("line", { x1: x - 3, x2: x + 3, y1: sy(p[2]), y2: sy(p[2]), stroke: color, "stroke-width": 1.5, "stroke-opacity": 0.75 }));
+        w.append(svg("line", { x1: x - 3, x2: x + 3, y1: sy(p[3]), y2: sy(p[3]), stroke: color, "stroke-width": 1.5, "stroke-opacity": 0.75 }));
+        g.append(w);
+      }
+      g.append(svg("polyline", { points: pts.map((p) => `${sx(p[0]) + dx},${sy(val(p))}`).join(" "), fill: "none", stroke: color,
+        "stroke-width": 2.5, "data-lang": s.lang, "stroke-dasharray": acc ? "none" : "6 3" }));
       for (const p of pts) {
-        const c = svg("circle", { cx: sx(p[0]), cy: sy(p[1]), r: 3, fill: color });
-        c.append(svg("title", { text: `${s.lang.toUpperCase()} ${split} α=${p[0]}: ${pct(p[1])}% [${pct(p[2])}, ${pct(p[3])}]` }));
+        const c = svg("circle", { cx: sx(p[0]) + dx, cy: sy(val(p)), r: 3.5, fill: color });
+        c.append(svg("title", { text: acc ? `${s.lang.toUpperCase()} ${split} α=${p[0]}: accuracy ${pct(p[1])}% [${pct(p[2])}, ${pct(p[3])}]` :
+          `${s.lang.toUpperCase()} ${split} α=${p[0]}: ${pct(p[4])}% of responses in ${s.lang.toUpperCase()}` }));
         g.append(c);
       }
-    }
+    });
     for (const [lang, ch] of Object.entries(sw.chosen)) {
       if (ch.alpha === null) continue;
       const color = LANG_COLOR[lang] || "#555";
       g.append(svg("line", { x1: sx(ch.alpha), x2: sx(ch.alpha), y1: T, y2: H - B, stroke: color, "stroke-dasharray": "5 3", "stroke-opacity": 0.7, "data-chosen": lang }));
-      if (split === "test" && ch.test_mean !== null) {
+      if (acc && split === "test" && ch.test_mean !== null) {
         const x = sx(ch.alpha), y = sy(ch.test_mean);
         const d = svg("polygon", { points: `${x},${y - 6} ${x + 6},${y} ${x},${y + 6} ${x - 6},${y}`, fill: "#fff", stroke: color, "stroke-width": 2 });
         d.append(svg("title", { text: `chosen α=${ch.alpha} (${lang.toUpperCase()}): test ${pct(ch.test_mean)}%` }));
         g.append(d);
       }
     }
-    const langs = [...new Set(sw.series.filter((s) => s.split === split).map((s) => s.lang))];
-    if (!langs.length) g.append(svg("text", { x: (L + W - R) / 2, y: (T + H - B) / 2, "text-anchor": "middle", text: "no " + split + " data" }));
-    let lx = W - R - 34 * langs.length;
-    for (const l of langs) {
-      g.append(svg("text", { x: lx, y: 11, fill: LANG_COLOR[l] || "#555", "font-weight": "600", text: "— " + l.toUpperCase() }));
-      lx += 34;
-    }
+    if (!series.length) g.append(svg("text", { x: (L + W - R) / 2, y: (T + H - B) / 2, "text-anchor": "middle", text: "no " + split + " data" }));
     return g;
   }
 
