@@ -370,10 +370,19 @@ def _run_cell(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, plan: Plan, ts:
     resps = lm.generate_until(clones, disable_tqdm=not progress) if requests else []
     seconds = (time.perf_counter() - t) / max(1, len(resps))
     rows = _rows(lm, grid, model, cell, requests, resps, k, seconds, grade, _engine_token_counts(lm, len(resps)))
+    _log_speed(cell, rows, seconds * len(resps))
     df = samples_frame(rows)
     df["doc_json"] = [r["_doc_json"] for r in rows]
     store.write_cell(cell.key, {"model": cell.model, "task": cell.task, "seed": cell.seed,
                                 "fingerprint": plan.fps[cell.key]}, df)
+
+
+def _log_speed(cell: Cell, rows: list[dict[str, Any]], seconds: float) -> None:
+    """One run-log line per cell: responses, prompt and generated tokens, generated tokens/s."""
+    n_prompt = sum(r["n_prompt_tokens"] for r in rows)
+    n_gen = sum(r["n_gen_tokens"] for r in rows)
+    log.info("%s: %d responses, %d prompt tokens, %d generated tokens in %.1f s (%.1f generated tokens/s)",
+             cell.key, len(rows), n_prompt, n_gen, seconds, n_gen / seconds if seconds > 0 else 0.0)
 
 
 def _engine_token_counts(lm: Any, n: int) -> list[tuple[int, int]] | None:

@@ -4,10 +4,15 @@
   per-request seed), so the same requests with the same seed give the same samples.
 - `load_weights(tensors)` copies checkpoint-named tensors into the live parameters: the α sweep
   sets target + α·v without reloading the model.
+- `threads` sets torch's CPU threads (on CPU only). The default, half the usable cores (at least 1,
+  at most 8), avoids oversubscription: on a busy 2-core machine SmolLM2-135M generated 6.6 tokens/s
+  with torch's default threads and 50.5 with one.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,13 +21,30 @@ from lm_eval.models.huggingface import HFLM
 
 from rv_eval.errors import UserError
 
+log = logging.getLogger(__name__)
+
+
+def default_threads() -> int:
+    """Torch threads for CPU generation: half the cores this process may use, between 1 and 8."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(8, cores // 2))
+
 
 class RVHFLM(HFLM):
     """HFLM with an explicit sampling seed and in-place weight loading."""
 
     def __init__(self, pretrained: str, device: str | None = None, batch_size: int | str = 8,
-                 dtype: str = "auto", **kwargs: Any) -> None:
+                 dtype: str = "auto", threads: int | None = None, **kwargs: Any) -> None:
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if str(device).startswith("cpu"):
+            n = default_threads() if threads is None else int(threads)
+            if n < 1:
+                raise UserError(f"hf backend: threads={threads} must be a positive integer. Fix: e.g. threads: 1")
+            torch.set_num_threads(n)
+            log.info("hf backend on CPU: %d torch threads", n)
         super().__init__(pretrained=pretrained, device=device, batch_size=batch_size, dtype=dtype, **kwargs)
         self.seed: int | None = None
 

@@ -72,6 +72,24 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def route_vllm_logs() -> None:
+    """Send vLLM's logs to stderr (stdout carries only results), at WARNING unless rv-eval runs
+    with --verbose. Set through vLLM's environment variables before vLLM is imported, so that
+    its engine processes, which inherit the environment, log the same way; a user's own
+    VLLM_LOGGING_* settings win."""
+    verbose = logging.getLogger("rv_eval").getEffectiveLevel() <= logging.DEBUG
+    os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "DEBUG" if verbose else "WARNING")
+    import sys
+
+    for handler in logging.getLogger("vllm").handlers:  # vLLM imported earlier: move its handler
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
+            handler.setStream(sys.stderr)
+
+
+route_vllm_logs()
+
+
 @register_model("rv-vllm")
 class VLLMBackend(TemplateLM):
     """lm-eval model backed by one live vLLM engine (see the module docstring for kwargs)."""
