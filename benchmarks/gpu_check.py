@@ -193,9 +193,9 @@ def main() -> int:
     else:
         torch.set_num_threads(int(os.environ.get("THREADS", "1")))
 
-    from rv_eval.realmodel import make_post, smollm2
+    from rv_eval.realmodel import smollm2_family
 
-    models = v.step("convert", lambda: (smollm2(), make_post(smollm2(), WORK / "models" / "smollm2-post")))
+    models = v.step("convert", smollm2_family)
     if models is None:
         return v.finish()
     pre, post = models

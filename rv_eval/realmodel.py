@@ -65,3 +65,9 @@ def make_post(pre: str | Path, out: str | Path, seed: int = 0, scale: float = 0.
                 shutil.copy2(f, tmp / f.name)
         (tmp / "post.json").write_text(json.dumps(stamp))
     return out
+
+
+def smollm2_family(cache: str | Path | None = None) -> tuple[Path, Path]:
+    """(pre, post): SmolLM2-135M-Instruct and its deterministic post model (`make_post` defaults)."""
+    pre = smollm2(cache)
+    return pre, make_post(pre, pre.parent / "smollm2-135m-instruct-post")

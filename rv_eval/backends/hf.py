@@ -56,7 +56,10 @@ class RVHFLM(HFLM):
         """Seed torch (if a seed is set), then generate as HFLM does."""
         if self.seed is not None:
             torch.manual_seed(self.seed)
-        return super().generate_until(requests, disable_tqdm=disable_tqdm)
+        # A generation cut by max_gen_toks inside a multi-byte character decodes to a trailing U+FFFD
+        # here, while vLLM's incremental detokenizer holds the incomplete character back: drop it so
+        # both backends return the same text for the same tokens.
+        return [r.rstrip("\ufffd") for r in super().generate_until(requests, disable_tqdm=disable_tqdm)]
 
     @torch.no_grad()
     def load_weights(self, tensors: Iterable[tuple[str, torch.Tensor]]) -> None:
