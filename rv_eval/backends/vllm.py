@@ -89,6 +89,20 @@ def route_vllm_logs() -> None:
 
 route_vllm_logs()
 
+#: vLLM release the in-place weight update (vllm_weights) is written and tested for
+SUPPORTED_VLLM = "0.32"
+
+
+def check_vllm_version(version: str) -> bool:
+    """Warn (once per engine) when the installed vLLM is not the release the in-place switch is
+    written for: it uses vLLM's layerwise-reload internals, which change between releases."""
+    if version.split("+")[0].startswith(SUPPORTED_VLLM + "."):
+        return True
+    log.warning("vLLM %s is installed; rv-eval's in-place α switch is written for vLLM %s.x "
+                "(pip install -e '.[cuda]' on CUDA, '.[vllm]' on CPU). If in-place results look wrong, "
+                "run with --materialize.", version, SUPPORTED_VLLM)
+    return False
+
 
 @register_model("rv-vllm")
 class VLLMBackend(TemplateLM):
@@ -118,8 +132,10 @@ class VLLMBackend(TemplateLM):
                 "(vLLM's offline LLM refuses it). Fix: run one job per GPU with `--shard i/n`, "
                 "or use tensor_parallel_size."
             )
+        import vllm
         from vllm import LLM
 
+        check_vllm_version(vllm.__version__)
         self.seed = int(seed)
         self._max_gen_toks = int(max_gen_toks)
         self.batch_size = "auto" if str(batch_size).startswith("auto") else int(batch_size)

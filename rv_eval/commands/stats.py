@@ -52,10 +52,11 @@ def run(args: argparse.Namespace) -> int:
     df = apply_pools(load_results(results_folder(args.out)), args.pool)
     df = filter_tasks(df, args.tasks)
     summary = summarize(df)
-    print(format_summary(summary))
     result = {"summary": jsonable(summary)}
-    if args.baseline:
-        paired = paired_compare(df, args.baseline, correction=args.correction, seed=args.seed)
+    # the paired tests first: a mistyped --baseline is an error before anything is printed
+    paired = paired_compare(df, args.baseline, correction=args.correction, seed=args.seed) if args.baseline else None
+    print(format_summary(summary))
+    if paired is not None:
         print(format_paired(paired))
         result["paired"] = jsonable(paired)
     if args.json:
