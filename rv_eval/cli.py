@@ -47,6 +47,9 @@ class _Once(logging.Filter):
         return True
 
 
+_METADATA_ONCE = _Once("Custom kwargs can be passed to `--metadata`")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every sub-command found in `rv_eval.commands`."""
     parser = argparse.ArgumentParser(
@@ -76,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
     # lm-eval warns once per task that its loader takes `--metadata` (rv-eval's tasks load their own data)
-    logging.getLogger("lm_eval.api.task").addFilter(_Once("Custom kwargs can be passed to `--metadata`"))
+    _METADATA_ONCE.seen = False
+    logging.getLogger("lm_eval.api.task").addFilter(_METADATA_ONCE)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
