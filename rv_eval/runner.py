@@ -11,6 +11,7 @@ as soon as it finishes (atomic parquet + index). A killed run loses only its in-
 from __future__ import annotations
 
 import copy
+import functools
 import gc
 import importlib.metadata
 import logging
@@ -340,12 +341,19 @@ def generation_kwargs(task_kwargs: dict[str, Any], grid: Grid) -> dict[str, Any]
 
 def _build_requests(lm: Any, grid: Grid, ts: _TaskState) -> list[Any]:
     """The task's generate_until requests (chat template applied), with the grid's sampling settings."""
+    import lm_eval.api.task as lm_task
+
     task, chat = ts.task, grid.backend.chat_template
-    task.build_all_requests(
-        limit=ts.limit, apply_chat_template=chat, system_instruction=grid.backend.system_instruction,
-        chat_template=getattr(lm, "apply_chat_template", None) if chat else None,
-        tokenizer_name=getattr(lm, "tokenizer_name", "") if chat else "",
-    )
+    bar = lm_task.tqdm
+    lm_task.tqdm = functools.partial(bar, disable=True)  # its per-document bar would nest in the cells bar
+    try:
+        task.build_all_requests(
+            limit=ts.limit, apply_chat_template=chat, system_instruction=grid.backend.system_instruction,
+            chat_template=getattr(lm, "apply_chat_template", None) if chat else None,
+            tokenizer_name=getattr(lm, "tokenizer_name", "") if chat else "",
+        )
+    finally:
+        lm_task.tqdm = bar
     requests = []
     for inst in sorted(task.instances, key=lambda i: (i.doc_id, i.idx)):
         req = copy.copy(inst)

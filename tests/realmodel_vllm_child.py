@@ -49,11 +49,12 @@ def generate(lm, g, catalog) -> list[str]:
     return lm.generate_until(reqs, disable_tqdm=True)
 
 
-def tie_report(worker) -> dict:
-    """Inside a vLLM worker: is the output layer the input embedding, and their sums."""
-    model = worker.model_runner.get_model()
-    emb, head = model.model.embed_tokens.weight, model.lm_head.weight
-    return {"tied": head is emb, "embed_sum": float(emb.double().sum()), "head_sum": float(head.double().sum())}
+def tie_report(lm) -> dict:
+    """The engine's output layer: one tensor with the input embedding? and both float64 sums."""
+    report = lm.llm.collective_rpc("rv_weight_report")[0]
+    emb, head = "model.embed_tokens.weight", "lm_head.weight"
+    return {"tied": any(emb in g and head in g for g in report["tied"]), "embed_sum": report["sums"][emb],
+            "head_sum": report["sums"][head]}
 
 
 def main(pre: Path, post: Path, work: Path) -> dict:
@@ -85,7 +86,7 @@ def main(pre: Path, post: Path, work: Path) -> dict:
         vl_ids = prompt_ids(vl, g, catalog, names, hf=False)
         fresh = generate(vl, g, catalog)
         set_variant_weights(vl, spec, 1.0)
-        tie = vl.llm.collective_rpc(tie_report)[0]
+        tie = tie_report(vl)
         vl1 = generate(vl, g, catalog)
         set_variant_weights(vl, spec, 0.0)
         vl0 = generate(vl, g, catalog)

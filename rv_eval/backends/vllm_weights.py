@@ -119,6 +119,13 @@ class WeightUpdateExtension:
             self._rv_loaded |= set(loaded)
         return count
 
+    def rv_weight_report(self) -> dict:
+        """The live weights in brief: float64 sum of every parameter, and the groups of parameter
+        names that are one tensor (e.g. a tied output layer); for checking an in-place update."""
+        model = self.model_runner.get_model()
+        sums = {n: float(p.detach().double().sum()) for n, p in model.named_parameters(remove_duplicate=False)}
+        return {"sums": sums, "tied": _tied_groups(model)}
+
     def rv_end_weight_update(self) -> list[str]:
         """Finish the session; return the model parameters the session did not set (sorted)."""
         from vllm.config import set_current_vllm_config
