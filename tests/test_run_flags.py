@@ -130,3 +130,12 @@ def test_lm_eval_metadata_warning_is_printed_once(capsys, caplog):
         logger.warning("another warning")
     messages = [r.getMessage() for r in caplog.records]
     assert sum("Custom kwargs" in m for m in messages) == 1 and "another warning" in messages
+
+
+def test_import_gguf_refuses_a_missing_or_non_gguf_file(tmp_path, capsys):
+    out = tmp_path / "model"
+    assert main(["import-gguf", str(tmp_path / "missing.gguf"), str(out)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "model.bin").write_bytes(b"x")
+    assert main(["import-gguf", str(tmp_path / "model.bin"), str(out)]) == 2
+    assert "not a .gguf file" in capsys.readouterr().err and not out.exists()
