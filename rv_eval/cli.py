@@ -31,6 +31,25 @@ examples:
 """
 
 
+class _Once(logging.Filter):
+    """Let the first log record containing `text` through and drop the repeats."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text, self.seen = text, False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.text not in record.getMessage():
+            return True
+        if self.seen:
+            return False
+        self.seen = True
+        return True
+
+
+_METADATA_ONCE = _Once("Custom kwargs can be passed to `--metadata`")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every sub-command found in `rv_eval.commands`."""
     parser = argparse.ArgumentParser(
@@ -59,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    # lm-eval warns once per task that its loader takes `--metadata` (rv-eval's tasks load their own data)
+    _METADATA_ONCE.seen = False
+    logging.getLogger("lm_eval.api.task").addFilter(_METADATA_ONCE)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2

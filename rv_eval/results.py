@@ -11,7 +11,10 @@ import pandas as pd
 from rv_eval.errors import UserError
 from rv_eval.store import Store, load_run_meta, load_samples
 
-COLUMNS = ["model", "task", "accuracy", "n_correct", "n_samples", "n_questions", "n_seeds"]
+COLUMNS = ["model", "task", "accuracy", "n_correct", "n_samples", "n_questions", "n_seeds",
+           "prompt_tokens", "gen_tokens", "gen_tok_per_s"]
+#: columns that differ between identical runs (wall-clock speed): shown in the table only
+_TIMING = ["gen_tok_per_s"]
 FORMATS = ("table", "json", "csv")
 
 
@@ -25,15 +28,18 @@ def results_table(out: str | Path) -> pd.DataFrame:
     task_order = {t: i for i, t in enumerate(meta.extra.get("tasks", []))}
     table = (df.groupby(["model", "task"], sort=False)
              .agg(accuracy=("correct", "mean"), n_correct=("correct", "sum"), n_samples=("correct", "size"),
-                  n_questions=("doc_id", "nunique"), n_seeds=("seed", "nunique"))
+                  n_questions=("doc_id", "nunique"), n_seeds=("seed", "nunique"),
+                  prompt_tokens=("n_prompt_tokens", "sum"), gen_tokens=("n_gen_tokens", "sum"),
+                  _gen_s=("gen_seconds", "sum"))
              .reset_index())
+    table["gen_tok_per_s"] = (table["gen_tokens"] / table["_gen_s"].where(table["_gen_s"] > 0)).round(1)
     table["model"] = table["model"].astype(str)
     table["task"] = table["task"].astype(str)
     table["_m"] = [model_order.get(m, len(model_order)) for m in table["model"]]
     table["_t"] = [task_order.get(t, len(task_order)) for t in table["task"]]
     table = table.sort_values(["_m", "model", "_t", "task"]).drop(columns=["_m", "_t"]).reset_index(drop=True)
     table["accuracy"] = table["accuracy"].astype(float).round(6)
-    for c in COLUMNS[3:]:
+    for c in COLUMNS[3:-1]:
         table[c] = table[c].astype(int)
     return table[COLUMNS]
 
@@ -49,6 +55,8 @@ def format_results(out: str | Path, fmt: str = "table") -> str:
     if fmt not in FORMATS:
         raise UserError(f"unknown format {fmt!r}. Fix: use one of {list(FORMATS)}.")
     table = results_table(out)
+    if fmt != "table":
+        table = table.drop(columns=_TIMING)
     if fmt == "csv":
         buf = io.StringIO()
         table.to_csv(buf, index=False, lineterminator="\n")

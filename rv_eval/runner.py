@@ -14,6 +14,7 @@ planned here. A killed run loses only its in-flight cells.
 from __future__ import annotations
 
 import copy
+import functools
 import importlib.metadata
 import logging
 import time
@@ -284,12 +285,19 @@ def generation_kwargs(task_kwargs: dict[str, Any], grid: Grid) -> dict[str, Any]
 
 def _build_requests(lm: Any, grid: Grid, ts: _TaskState) -> list[Any]:
     """The task's generate_until requests (chat template applied), with the grid's sampling settings."""
+    import lm_eval.api.task as lm_task
+
     task, chat = ts.task, grid.backend.chat_template
-    task.build_all_requests(
-        limit=ts.limit, apply_chat_template=chat, system_instruction=grid.backend.system_instruction,
-        chat_template=getattr(lm, "apply_chat_template", None) if chat else None,
-        tokenizer_name=getattr(lm, "tokenizer_name", "") if chat else "",
-    )
+    bar = lm_task.tqdm
+    lm_task.tqdm = functools.partial(bar, disable=True)  # its per-document bar would nest in the cells bar
+    try:
+        task.build_all_requests(
+            limit=ts.limit, apply_chat_template=chat, system_instruction=grid.backend.system_instruction,
+            chat_template=getattr(lm, "apply_chat_template", None) if chat else None,
+            tokenizer_name=getattr(lm, "tokenizer_name", "") if chat else "",
+        )
+    finally:
+        lm_task.tqdm = bar
     requests = []
     for inst in sorted(task.instances, key=lambda i: (i.doc_id, i.idx)):
         req = copy.copy(inst)
@@ -340,9 +348,18 @@ def cell_frame(lm: Any, grid: Grid, model: ModelSpec, cell: Cell, requests: list
     grades = grade.grade(cell.task, [r.doc for r in requests for _ in range(k)], resps, stops)
     rows = _rows(lm, grid, model, cell, requests, resps, k, seconds / max(1, len(resps)), grades, stops,
                  _engine_token_counts(lm, len(resps)))
+    _log_speed(cell, rows, seconds)
     df = samples_frame(rows)
     df["doc_json"] = [r["_doc_json"] for r in rows]
     return df
+
+
+def _log_speed(cell: Cell, rows: list[dict[str, Any]], seconds: float) -> None:
+    """One run-log line per cell: responses, prompt and generated tokens, generated tokens/s."""
+    n_prompt = sum(r["n_prompt_tokens"] for r in rows)
+    n_gen = sum(r["n_gen_tokens"] for r in rows)
+    log.info("%s: %d responses, %d prompt tokens, %d generated tokens in %.1f s (%.1f generated tokens/s)",
+             cell.key, len(rows), n_prompt, n_gen, seconds, n_gen / seconds if seconds > 0 else 0.0)
 
 
 def _engine_token_counts(lm: Any, n: int) -> list[tuple[int, int]] | None:

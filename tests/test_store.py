@@ -81,7 +81,7 @@ def test_results_json_is_deterministic_and_counts(tmp_path):
     assert str(tmp_path) not in text
     assert [(r["model"], r["n_correct"], r["n_samples"]) for r in doc["results"]] == [("b", 3, 3), ("a", 2, 4)]
     assert doc["results"][1]["accuracy"] == 0.5
-    assert format_results(s.out, "csv").splitlines()[0] == "model,task,accuracy,n_correct,n_samples,n_questions,n_seeds"
+    assert format_results(s.out, "csv").splitlines()[0] == "model,task,accuracy,n_correct,n_samples,n_questions,n_seeds,prompt_tokens,gen_tokens"
     assert "0.500" in format_results(s.out, "table")
 
 

@@ -6,10 +6,15 @@
   sets target + α·v without reloading the model.
 - `stop_reasons` (after each `generate_until`): per response, "length" when generation used its
   whole `max_gen_toks` budget without EOS or a stop string, else "stop".
+- `threads` sets torch's CPU threads (on CPU only). The default, half the usable cores (at least 1,
+  at most 8), avoids oversubscription: on a busy 2-core machine SmolLM2-135M generated 6.6 tokens/s
+  with torch's default threads and 50.5 with one.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -19,13 +24,30 @@ from lm_eval.models.huggingface import HFLM
 
 from rv_eval.errors import UserError
 
+log = logging.getLogger(__name__)
+
+
+def default_threads() -> int:
+    """Torch threads for CPU generation: half the cores this process may use, between 1 and 8."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(8, cores // 2))
+
 
 class RVHFLM(HFLM):
     """HFLM with an explicit sampling seed and in-place weight loading."""
 
     def __init__(self, pretrained: str, device: str | None = None, batch_size: int | str = 8,
-                 dtype: str = "auto", **kwargs: Any) -> None:
+                 dtype: str = "auto", threads: int | None = None, **kwargs: Any) -> None:
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if str(device).startswith("cpu"):
+            n = default_threads() if threads is None else int(threads)
+            if n < 1:
+                raise UserError(f"hf backend: threads={threads} must be a positive integer. Fix: e.g. threads: 1")
+            torch.set_num_threads(n)
+            log.info("hf backend on CPU: %d torch threads", n)
         super().__init__(pretrained=pretrained, device=device, batch_size=batch_size, dtype=dtype, **kwargs)
         self.seed: int | None = None
         self.stop_reasons: list[str] = []
@@ -40,7 +62,10 @@ class RVHFLM(HFLM):
         if self.seed is not None:
             torch.manual_seed(self.seed)
         self._budget_texts = []
-        texts = super().generate_until(requests, disable_tqdm=disable_tqdm)
+        # A generation cut by max_gen_toks inside a multi-byte character decodes to a trailing U+FFFD
+        # here, while vLLM's incremental detokenizer holds the incomplete character back: drop it so
+        # both backends return the same text for the same tokens.
+        texts = [r.rstrip("\ufffd") for r in super().generate_until(requests, disable_tqdm=disable_tqdm)]
         cut = Counter(self._budget_texts)  # rows are batched out of order: match them by their text
         self.stop_reasons = []
         for text in texts:

@@ -73,6 +73,38 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def route_vllm_logs() -> None:
+    """Send vLLM's logs to stderr (stdout carries only results), at WARNING unless rv-eval runs
+    with --verbose. Set through vLLM's environment variables before vLLM is imported, so that
+    its engine processes, which inherit the environment, log the same way; a user's own
+    VLLM_LOGGING_* settings win."""
+    verbose = logging.getLogger("rv_eval").getEffectiveLevel() <= logging.DEBUG
+    os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "DEBUG" if verbose else "WARNING")
+    import sys
+
+    for handler in logging.getLogger("vllm").handlers:  # vLLM imported earlier: move its handler
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
+            handler.setStream(sys.stderr)
+
+
+route_vllm_logs()
+
+#: vLLM release the in-place weight update (vllm_weights) is written and tested for
+SUPPORTED_VLLM = "0.32"
+
+
+def check_vllm_version(version: str) -> bool:
+    """Warn (once per engine) when the installed vLLM is not the release the in-place switch is
+    written for: it uses vLLM's layerwise-reload internals, which change between releases."""
+    if version.split("+")[0].startswith(SUPPORTED_VLLM + "."):
+        return True
+    log.warning("vLLM %s is installed; rv-eval's in-place α switch is written for vLLM %s.x "
+                "(pip install -e '.[cuda]' on CUDA, '.[vllm]' on CPU). If in-place results look wrong, "
+                "run with --materialize.", version, SUPPORTED_VLLM)
+    return False
+
+
 @register_model("rv-vllm")
 class VLLMBackend(TemplateLM):
     """lm-eval model backed by one live vLLM engine (see the module docstring for kwargs)."""
@@ -101,8 +133,10 @@ class VLLMBackend(TemplateLM):
                 "(vLLM's offline LLM refuses it). Fix: set it in the grid's backend and run "
                 "`rv-eval run --executor ray` (one engine per GPU group), or use --shard i/n."
             )
+        import vllm
         from vllm import LLM
 
+        check_vllm_version(vllm.__version__)
         self.seed = int(seed)
         self._max_gen_toks = int(max_gen_toks)
         self.batch_size = "auto" if str(batch_size).startswith("auto") else int(batch_size)

