@@ -75,9 +75,10 @@ def tokens_per_s(df) -> float:
 def switch_timing(backend: str, options: dict, pre: Path, post: Path) -> dict:
     """Seconds to set α in a live engine (mean over ALPHAS) vs to load a materialized variant."""
     from rv_eval.backends import create_lm
+    from rv_eval.executors.engine import close_lm as _close
+    from rv_eval.executors.engine import merge_spec, set_variant_weights
     from rv_eval.grid import VectorSpec
     from rv_eval.merge import merge_variants
-    from rv_eval.runner import _close, merge_spec, set_variant_weights
 
     v = VectorSpec(name="v", pre=str(pre), post=str(post), target=str(pre), alphas=ALPHAS)
     spec = merge_spec(v, list(ALPHAS), WORK / "variants" / backend)

@@ -63,8 +63,10 @@ def main(pre: Path, post: Path, work: Path) -> dict:
     from safetensors.torch import load_file
 
     from rv_eval.backends import create_lm
+    from rv_eval.executors.engine import close_lm as _close
+    from rv_eval.executors.engine import merge_spec, set_variant_weights
     from rv_eval.merge import merge_variants
-    from rv_eval.runner import TaskCatalog, _close, merge_spec, set_variant_weights
+    from rv_eval.runner import TaskCatalog
     from rv_eval.tasks import list_tasks, task_info
 
     torch.set_num_threads(1)

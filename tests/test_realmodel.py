@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -76,10 +77,11 @@ def test_hf_vector_on_tied_embeddings_in_place_equals_materialized(smol, tmp_pat
     from safetensors.torch import load_file
 
     from rv_eval.backends import create_lm
+    from rv_eval.executors.engine import merge_spec, set_variant_weights
     from rv_eval.grid import parse_grid
     from rv_eval.merge import merge_variants
     from rv_eval.results import format_results
-    from rv_eval.runner import merge_spec, run_grid, set_variant_weights
+    from rv_eval.runner import run_grid
     from rv_eval.store import load_samples
 
     pre, post = smol
@@ -120,7 +122,10 @@ def test_one_line_run_on_the_real_model_writes_a_repeatable_grid(smol, tmp_path)
            "--no-progress"]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert " smol demo_ja " in proc.stdout and "gen_tok_per_s" in proc.stdout
+    assert re.search(r"^smol +demo_ja +test ", proc.stdout, re.M)  # the end-of-run table
+    results = subprocess.run([sys.executable, "-m", "rv_eval", "results", str(out)], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert results.returncode == 0 and " smol demo_ja " in results.stdout and "gen_tok_per_s" in results.stdout
     assert "generated tokens/s" in proc.stderr  # the run log line of the cell
     again = subprocess.run([sys.executable, "-m", "rv_eval", "run", "--model-grid", str(out / "grid.yaml")],
                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=400)

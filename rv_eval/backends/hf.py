@@ -99,7 +99,8 @@ class RVHFLM(HFLM):
                 continue
             if isinstance(think, int) and think in toks:
                 raw = self.tok_decode(toks[len(toks) - toks[::-1].index(think):]).lstrip()
-            texts.append(postprocess_generated_text(raw, stop, think if isinstance(think, str) else None))
+            text = postprocess_generated_text(raw, stop, think if isinstance(think, str) else None)
+            texts.append(text.rstrip("\ufffd"))  # as generate_until returns it
         return texts
 
     @torch.no_grad()
