@@ -20,7 +20,7 @@ ISSUE_TASKS = [
 COUNTS = {
     "aime24_en": 30, "aime24_ja": 30, "aime24_ja_plain": 30, "aime_dev_en": 58, "aime_dev_ja": 110, "gsm8k_en": 1319, "gsm8k_dev_en": 500,
     "mgsm_ja": 250, "mgsm_en": 250, "humaneval_en": 164, "humaneval_ja": 164, "sciq_en": 1000,
-    "sciq_dev_en": 1000, "demo_en": 24, "demo_ja": 24, "demo_dev_en": 16, "demo_dev_ja": 16,
+    "sciq_dev_en": 1000, "demo_en": 40, "demo_ja": 40, "demo_dev_en": 24, "demo_dev_ja": 24,
     "bbh_en": 5208, "bbh_dev_en": 1303, "bbh_ja": 5208, "bbh_zs_dev_ja": 1303,
 }
 
@@ -176,8 +176,9 @@ def _utils_module():
 def test_process_results_grades_every_sample():
     pytest.importorskip("rv_eval.grading", reason="rv_eval.grading lands on main with the grading issue")
     doc = tasks.load_docs("demo_ja")[0]
-    assert doc["gold"] == "8"
-    m = _utils_module().process_results(doc, [["よって答えは \\boxed{8} です。", "答えは \\boxed{7} です。", "\\boxed{8}"]])
+    gold, wrong = doc["gold"], str(int(doc["gold"]) + 1)
+    m = _utils_module().process_results(
+        doc, [[f"よって答えは \\boxed{{{gold}}} です。", f"答えは \\boxed{{{wrong}}} です。", f"\\boxed{{{gold}}}"]])
     assert [s["correct"] for s in m["samples"]] == [True, False, True]
     assert m["samples"][0]["response_lang"] == "ja" and m["samples"][0]["reason"] == "ok"
     assert (m["acc"], m["pass_at_k"], m["maj_at_k"]) == (pytest.approx(2 / 3), 1.0, 1.0)

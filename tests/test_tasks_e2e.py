@@ -8,7 +8,7 @@ from rv_eval import tasks
 
 pytest.importorskip("rv_eval.grading", reason="rv_eval.grading lands on main with the grading issue")
 
-GRADED_FIELDS = {"correct", "extracted", "reason", "response_lang"}
+GRADED_FIELDS = {"correct", "extracted", "answer", "reason", "response_lang"}
 
 
 def _e2e_tasks() -> list[str]:
