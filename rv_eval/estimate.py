@@ -186,6 +186,9 @@ def format_estimate(grid: Grid, size: GridSize, tokens_per_s: float | None, gpu:
                  f"engines of {tp} GPU{'s' if tp > 1 else ''} (tensor_parallel_size)")
     lines.append(f"GPU-hours at the budget: {gpu_hours:,.1f}")
     for g in GPU_COUNTS:
+        if g < tp:
+            lines.append(f"  {g:>3} GPUs: — (one engine needs {tp} GPUs)")
+            continue
         lines.append(f"  {g:>3} GPUs: wall {_h(wall_hours(size.cell_budgets, g, tp, tokens_per_s))} "
                      f"({g // tp} engine{'s' if g // tp != 1 else ''}, cells spread largest first; "
                      "engine starts and α switches not counted)")
