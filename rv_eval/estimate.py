@@ -152,6 +152,18 @@ def wall_hours(cell_budgets: tuple[int, ...], gpus: int, tp: int, tokens_per_s_p
     return max(loads) / (tp * tokens_per_s_per_gpu) / 3600
 
 
+def array_wall_hours(cell_budgets: tuple[int, ...], gpus: int, tp: int, tokens_per_s_per_gpu: float) -> float | None:
+    """Wall time (hours) of a Slurm array of gpus // tp shards (`--shard i/n`: contiguous blocks of the
+    grid-ordered cells, rv_eval.grid.shard_cells), each on one engine. None when fewer GPUs than one engine."""
+    from rv_eval.grid import shard_cells
+
+    n = gpus // tp
+    if n < 1:
+        return None
+    longest = max(sum(shard_cells(list(cell_budgets), (i, n))) for i in range(n))
+    return longest / (tp * tokens_per_s_per_gpu) / 3600
+
+
 def _n(x: int) -> str:
     return f"{x:,}"
 
@@ -189,7 +201,9 @@ def format_estimate(grid: Grid, size: GridSize, tokens_per_s: float | None, gpu:
         if g < tp:
             lines.append(f"  {g:>3} GPUs: — (one engine needs {tp} GPUs)")
             continue
-        lines.append(f"  {g:>3} GPUs: wall {_h(wall_hours(size.cell_budgets, g, tp, tokens_per_s))} "
-                     f"({g // tp} engine{'s' if g // tp != 1 else ''}, cells spread largest first; "
-                     "engine starts and α switches not counted)")
+        lines.append(f"  {g:>3} GPUs ({g // tp} engine{'s' if g // tp != 1 else ''}): wall "
+                     f"{_h(wall_hours(size.cell_budgets, g, tp, tokens_per_s))} with cells spread largest first, "
+                     f"{_h(array_wall_hours(size.cell_budgets, g, tp, tokens_per_s))} as a Slurm array of "
+                     f"{g // tp} shards")
+    lines.append("(wall times at the budget; engine starts and α switches not counted)")
     return "\n".join(lines) + "\n"
