@@ -164,6 +164,23 @@ def array_wall_hours(cell_budgets: tuple[int, ...], gpus: int, tp: int, tokens_p
     return longest / (tp * tokens_per_s_per_gpu) / 3600
 
 
+def ray_wall_hours(grid: Grid, size: GridSize, gpus: int, tokens_per_s_per_gpu: float) -> float | None:
+    """Wall time (hours) under `--executor ray`: the runner's engine groups (a model, or a vector with all
+    its α values; split in D by `data_parallel_size: D`) spread over the engines, largest first."""
+    from rv_eval.runner import engine_groups
+
+    budget = dict(zip(grid.cells(), size.cell_budgets, strict=True))
+    groups = engine_groups(grid, grid.cells())
+    per_engine = groups[0].gpus if groups else 1
+    return wall_hours(tuple(sum(budget[c] for c in g.cells) for g in groups), gpus, per_engine, tokens_per_s_per_gpu)
+
+
+def engine_gpus(grid: Grid) -> int:
+    """GPUs of one engine: tensor_parallel_size × pipeline_parallel_size."""
+    opts = grid.backend.options
+    return int(opts.get("tensor_parallel_size", 1) or 1) * int(opts.get("pipeline_parallel_size", 1) or 1)
+
+
 def _n(x: int) -> str:
     return f"{x:,}"
 
@@ -177,7 +194,7 @@ def _h(hours: float | None) -> str:
 def format_estimate(grid: Grid, size: GridSize, tokens_per_s: float | None, gpu: str | None) -> str:
     """The text `rv-eval run --dry-run` prints."""
     s = grid.sampling
-    tp = int(grid.backend.options.get("tensor_parallel_size", 1) or 1)
+    tp = engine_gpus(grid)
     lines = [f"grid {grid.name}: {len(grid.models)} models × {len(grid.tasks)} tasks × {len(grid.seeds)} seeds "
              f"= {_n(size.cells)} cells; {s.samples} samples per question, max_gen_toks {_n(s.max_gen_toks)}",
              "", f"{'model':<24} {'task':<20} {'questions':>9} {'requests':>9} {'token budget':>14}"]
@@ -195,7 +212,7 @@ def format_estimate(grid: Grid, size: GridSize, tokens_per_s: float | None, gpu:
         tokens_per_s, source = row.tokens_per_s_per_gpu, f"{row.conditions}; {row.source}"
     gpu_hours = size.budget / tokens_per_s / 3600
     lines.append(f"throughput: {tokens_per_s:,.0f} generated tokens/s per GPU ({source}); "
-                 f"engines of {tp} GPU{'s' if tp > 1 else ''} (tensor_parallel_size)")
+                 f"engines of {tp} GPU{'s' if tp > 1 else ''} (tensor × pipeline parallel size)")
     lines.append(f"GPU-hours at the budget: {gpu_hours:,.1f}")
     for g in GPU_COUNTS:
         if g < tp:
@@ -204,6 +221,7 @@ def format_estimate(grid: Grid, size: GridSize, tokens_per_s: float | None, gpu:
         lines.append(f"  {g:>3} GPUs ({g // tp} engine{'s' if g // tp != 1 else ''}): wall "
                      f"{_h(wall_hours(size.cell_budgets, g, tp, tokens_per_s))} with cells spread largest first, "
                      f"{_h(array_wall_hours(size.cell_budgets, g, tp, tokens_per_s))} as a Slurm array of "
-                     f"{g // tp} shards")
-    lines.append("(wall times at the budget; engine starts and α switches not counted)")
+                     f"{g // tp} shards, {_h(ray_wall_hours(grid, size, g, tokens_per_s))} with --executor ray")
+    lines.append("(wall times at the budget; engine starts and α switches not counted; --executor ray runs one "
+                 "engine per model or vector unless the backend sets data_parallel_size)")
     return "\n".join(lines) + "\n"

@@ -27,7 +27,8 @@ backend: {{name: hf}}
 # 6 of 7 × 2 × 100 = 1,400; on 8 (or 64) one-GPU engines the longest engine holds one 6,000-token cell:
 # 600 s = 10 min. As a Slurm array of 8 shards (contiguous blocks of the 12 grid-ordered cells a:ja×3,
 # a:en×3, b:ja×3, b:en×3, block bounds 12·i//8 = 0,1,3,4,6,7,9,10,12) the longest shard holds two
-# aime24_en cells: 12,000 tokens = 20 min; 64 shards hold at most one cell: 10 min.
+# aime24_en cells: 12,000 tokens = 20 min; 64 shards hold at most one cell: 10 min. With --executor ray
+# each model is one engine group of 3 × 1,400 + 3 × 6,000 = 22,200 tokens: 2,220 s = 37 min from 2 GPUs up.
 HAND_ROWS = [("a", "aime24_ja", 7, 42, 4200), ("a", "aime24_en", 30, 180, 18000),
              ("b", "aime24_ja", 7, 42, 4200), ("b", "aime24_en", 30, 180, 18000)]
 
@@ -55,9 +56,12 @@ def test_dry_run_counts_match_the_hand_computation_and_write_nothing(small_grid,
     assert "2 models × 2 tasks × 3 seeds = 12 cells" in text
     assert "total: 444 requests" in text and "budget 44,400" in text
     assert "GPU-hours at the budget: 1.2" in text
-    assert "    1 GPUs (1 engine): wall 1.2 h with cells spread largest first, 1.2 h as a Slurm array" in text
-    assert "    8 GPUs (8 engines): wall 10 min with cells spread largest first, 20 min as a Slurm array" in text
-    assert "   64 GPUs (64 engines): wall 10 min with cells spread largest first, 10 min as a Slurm array" in text
+    assert ("    1 GPUs (1 engine): wall 1.2 h with cells spread largest first, 1.2 h as a Slurm array of 1 shards, "
+            "1.2 h with --executor ray") in text
+    assert ("    8 GPUs (8 engines): wall 10 min with cells spread largest first, 20 min as a Slurm array of 8 shards, "
+            "37 min with --executor ray") in text
+    assert ("   64 GPUs (64 engines): wall 10 min with cells spread largest first, 10 min as a Slurm array of 64 "
+            "shards, 37 min with --executor ray") in text
 
 
 def test_dry_run_from_flags_writes_nothing(tmp_path, capsys, monkeypatch):
