@@ -177,16 +177,65 @@ def alpha_name(vector: str, alpha: float) -> str:
     return f"{vector}@{format(alpha, 'g')}"
 
 
+_MAX_LISTED = 20  # problems listed in one error (a hostile file may have thousands)
+
+
+class _Problem(UserError):
+    """One problem of a grid file; `line` is its text without the file name."""
+
+    def __init__(self, source: str, line: str) -> None:
+        super().__init__(f"{source}: {line}")
+        self.line = line
+
+
+class _Noted(Exception):
+    """A section stopped after noting its problems (they are already in `_Ctx.problems`)."""
+
+
 class _Ctx:
-    """Where we are in the file, for error messages."""
+    """Where we are in the file, and the problems found so far (all reported together)."""
 
     def __init__(self, source: str) -> None:
         self.source = source
+        self.problems: list[str] = []
 
-    def fail(self, key: str, what: str, fix: str) -> UserError:
+    @staticmethod
+    def _line(key: str, what: str, fix: str) -> str:
         key = str(key)
         key = key if len(key) <= 120 else key[:117] + "..."
-        return UserError(f"{self.source}: {key}: {what}. Fix: {fix}")
+        return f"{key}: {what}. Fix: {fix}"
+
+    def fail(self, key: str, what: str, fix: str) -> UserError:
+        """The error for a problem after which the current section cannot go on (raise it)."""
+        return _Problem(self.source, self._line(key, what, fix))
+
+    def note(self, key: str, what: str, fix: str) -> None:
+        """Record a problem and go on checking."""
+        self.problems.append(self._line(key, what, fix))
+
+    def stop_if_new(self, since: int) -> None:
+        """End the current section when problems were noted since count `since`."""
+        if len(self.problems) > since:
+            raise _Noted
+
+    def collect(self, default: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """`fn(*args)`, or `default` after recording the problem that ended it."""
+        try:
+            return fn(*args, **kwargs)
+        except _Problem as e:
+            self.problems.append(e.line)
+        except _Noted:
+            pass
+        return default
+
+    def raise_problems(self) -> None:
+        """One UserError listing every problem: the first line names the file and the count."""
+        if len(self.problems) == 1:
+            raise UserError(f"{self.source}: {self.problems[0]}")
+        if self.problems:
+            shown = self.problems[:_MAX_LISTED]
+            more = [f"... and {len(self.problems) - len(shown)} more"] if len(self.problems) > len(shown) else []
+            raise UserError(f"{self.source}: {len(self.problems)} problems:\n  " + "\n  ".join(shown + more))
 
 
 def load_grid(path: str | Path, out: str | Path | None = None) -> Grid:
@@ -202,39 +251,43 @@ def load_grid(path: str | Path, out: str | Path | None = None) -> Grid:
 
 
 def parse_grid(text: str, source: Path | None = None, out: str | Path | None = None) -> Grid:
-    """Validate grid YAML `text`; relative paths resolve against `source`'s folder (else the cwd)."""
+    """Validate grid YAML `text`; relative paths resolve against `source`'s folder (else the cwd).
+
+    Every problem of the file is reported in one UserError (one line each).
+    """
     ctx = _Ctx(str(source) if source else "<grid>")
     base = source.resolve().parent if source else Path.cwd()
     raw = parse_yaml(text, ctx.source)
     if not isinstance(raw, dict):
         raise ctx.fail("<top level>", "expected a mapping of keys", "write `models:`, `tasks:`, `seeds:` ... keys")
-    unknown = sorted(set(raw) - _TOP_KEYS, key=str)
-    if unknown:
-        raise ctx.fail(unknown[0], "unknown key", f"use only {sorted(_TOP_KEYS)}")
+    for key in sorted(set(raw) - _TOP_KEYS, key=str):
+        ctx.note(key, "unknown key", f"use only {sorted(_TOP_KEYS)}")
     for key in ("models", "tasks"):
         if not raw.get(key):
-            raise ctx.fail(key, "missing or empty", f"add a `{key}:` list")
-    name = _str(ctx, "name", raw.get("name") or (source.stem if source else "grid"))
-    vectors, models = _parse_models(ctx, raw["models"], base)
-    tasks = _parse_tasks(ctx, raw["tasks"], check_names=not raw.get("task_paths"))
-    seeds = _parse_seeds(ctx, raw.get("seeds", [0]))
+            ctx.note(key, "missing or empty", f"add a `{key}:` list")
+    name = ctx.collect("grid", _str, ctx, "name", raw.get("name") or (source.stem if source else "grid"))
+    before = len(ctx.problems)
+    vectors, models = ctx.collect(([], []), _parse_models, ctx, raw["models"], base) if raw.get("models") else ([], [])
+    models_ok = len(ctx.problems) == before
+    tasks = ctx.collect([], _parse_tasks, ctx, raw["tasks"], check_names=not raw.get("task_paths")) \
+        if raw.get("tasks") else []
+    seeds = ctx.collect([0], _parse_seeds, ctx, raw.get("seeds", [0]))
     baseline = raw.get("baseline")
-    if baseline is not None and baseline not in {m.name for m in models}:
-        raise ctx.fail("baseline", f"{brief(baseline)} is not a model of the grid",
-                       f"use one of {[m.name for m in models]}")
+    if baseline is not None and models_ok and baseline not in {m.name for m in models}:
+        ctx.note("baseline", f"{brief(baseline)} is not a model of the grid", f"use one of {[m.name for m in models]}")
+    out_path = Path("runs") / _safe(name)
     if out is not None:
         out_path = Path(out)
     elif raw.get("out"):
-        out_path = _resolve(base, _str(ctx, "out", raw["out"]))
-    else:
-        out_path = Path("runs") / _safe(name)
-    task_paths = tuple(_resolve(base, _str(ctx, "task_paths[]", p)) for p in raw.get("task_paths") or [])
+        out_path = ctx.collect(out_path, lambda: _resolve(base, _str(ctx, "out", raw["out"])))
+    task_paths = ctx.collect((), _parse_task_paths, ctx, raw.get("task_paths") or [], base)
+    sampling = ctx.collect(Sampling(), _parse_sampling, ctx, raw.get("sampling") or {})
+    backend = ctx.collect(BackendSpec(), _parse_backend, ctx, raw.get("backend", "hf"))
+    ctx.raise_problems()
     return Grid(
         name=name, source=source, text=text, out=out_path,
         models=tuple(models), vectors=tuple(vectors), tasks=tuple(tasks), seeds=tuple(seeds),
-        sampling=_parse_sampling(ctx, raw.get("sampling") or {}),
-        backend=_parse_backend(ctx, raw.get("backend", "hf")),
-        baseline=baseline, task_paths=task_paths,
+        sampling=sampling, backend=backend, baseline=baseline, task_paths=task_paths,
     )
 
 
@@ -247,6 +300,13 @@ def _str(ctx: _Ctx, key: str, v: Any) -> str:
     if not isinstance(v, str) or not v.strip():
         raise ctx.fail(key, f"expected a non-empty string, got {brief(v)}", "write a name or path")
     return v.strip()
+
+
+def _parse_task_paths(ctx: _Ctx, items: Any, base: Path) -> tuple[Path, ...]:
+    if not isinstance(items, list):
+        raise ctx.fail("task_paths", f"expected a list of folders, got {brief(items)}", "write `task_paths: [my_tasks]`")
+    paths = [ctx.collect(None, _str, ctx, f"task_paths[{i}]", p) for i, p in enumerate(items)]
+    return tuple(_resolve(base, p) for p in paths if p is not None)
 
 
 def _model_path(ctx: _Ctx, key: str, v: Any, base: Path) -> str:
@@ -268,92 +328,107 @@ def _parse_models(ctx: _Ctx, items: Any, base: Path) -> tuple[list[VectorSpec], 
     vectors: list[VectorSpec] = []
     models: list[ModelSpec] = []
     for i, item in enumerate(items):
-        key = f"models[{i}]"
-        if not isinstance(item, dict):
-            raise ctx.fail(key, f"expected a mapping, got {brief(item)}", "write `- name: NAME` and `path: PATH` (or `vector:`)")
-        if "vector" in item:
-            vec = _parse_vector(ctx, f"{key}.vector", item["vector"], base, item)
-            vectors.append(vec)
-            models += [ModelSpec(alpha_name(vec.name, a), vector=vec.name, alpha=a) for a in vec.alphas]
-            continue
-        extra = sorted(set(item) - {"name", "path"}, key=str)
-        if extra:
-            raise ctx.fail(f"{key}.{extra[0]}", "unknown key", "a model has `name` and `path` (or is a `vector:` entry)")
-        if "path" not in item:
-            raise ctx.fail(f"{key}.path", "missing", "give the model folder or hub id")
-        path = _model_path(ctx, f"{key}.path", item["path"], base)
-        name = _str(ctx, f"{key}.name", item.get("name") or Path(path).name)
-        models.append(ModelSpec(name, path=path))
+        parsed = ctx.collect(None, _parse_model_item, ctx, f"models[{i}]", item, base)
+        if isinstance(parsed, VectorSpec):
+            vectors.append(parsed)
+            models += [ModelSpec(alpha_name(parsed.name, a), vector=parsed.name, alpha=a) for a in parsed.alphas]
+        elif parsed is not None:
+            models.append(parsed)
     seen: set[str] = set()
     for m in models:
         if m.name in seen:
-            raise ctx.fail("models", f"model name {brief(m.name)} appears twice", "give every model a distinct `name`")
+            ctx.note("models", f"model name {brief(m.name)} appears twice", "give every model a distinct `name`")
         seen.add(m.name)
     return vectors, models
+
+
+def _parse_model_item(ctx: _Ctx, key: str, item: Any, base: Path) -> ModelSpec | VectorSpec:
+    if not isinstance(item, dict):
+        raise ctx.fail(key, f"expected a mapping, got {brief(item)}", "write `- name: NAME` and `path: PATH` (or `vector:`)")
+    if "vector" in item:
+        return _parse_vector(ctx, f"{key}.vector", item["vector"], base, item)
+    before = len(ctx.problems)
+    for extra in sorted(set(item) - {"name", "path"}, key=str):
+        ctx.note(f"{key}.{extra}", "unknown key", "a model has `name` and `path` (or is a `vector:` entry)")
+    if "path" not in item:
+        ctx.note(f"{key}.path", "missing", "give the model folder or hub id")
+    ctx.stop_if_new(before)
+    path = _model_path(ctx, f"{key}.path", item["path"], base)
+    return ModelSpec(_str(ctx, f"{key}.name", item.get("name") or Path(path).name), path=path)
 
 
 def _parse_vector(ctx: _Ctx, key: str, v: Any, base: Path, item: dict) -> VectorSpec:
     if not isinstance(v, dict):
         raise ctx.fail(key, "expected a mapping with pre, post, target, alphas", "see examples/tiny_cpu.yaml")
     allowed = {"name", "pre", "post", "target", "alphas", "merge"}
-    extra = sorted(set(v) - allowed, key=str)
-    if extra:
-        raise ctx.fail(f"{key}.{extra[0]}", "unknown key", f"use only {sorted(allowed)}")
+    before = len(ctx.problems)
+    for extra in sorted(set(v) - allowed, key=str):
+        ctx.note(f"{key}.{extra}", "unknown key", f"use only {sorted(allowed)}")
     for k in ("pre", "post", "target", "alphas"):
         if k not in v:
-            raise ctx.fail(f"{key}.{k}", "missing", f"add `{k}:`")
-    alphas = v["alphas"]
+            ctx.note(f"{key}.{k}", "missing", f"add `{k}:`")
+    vals = _parse_alphas(ctx, f"{key}.alphas", v["alphas"]) if "alphas" in v else []
+    merge = v.get("merge") or {}
+    if not isinstance(merge, dict):
+        ctx.note(f"{key}.merge", "expected a mapping of merge options", "e.g. `merge: {dtype: bfloat16}`")
+    name = ctx.collect(None, _str, ctx, f"{key}.name", v.get("name") or item.get("name") or "vector")
+    if name is not None and "@" in name:
+        ctx.note(f"{key}.name", f"{brief(name)} contains '@'", "name the vector without '@'")
+    paths = {k: ctx.collect(None, _model_path, ctx, f"{key}.{k}", v[k], base)
+             for k in ("pre", "post", "target") if k in v}
+    ctx.stop_if_new(before)
+    return VectorSpec(name=name, pre=paths["pre"], post=paths["post"], target=paths["target"],
+                      alphas=tuple(vals), merge=dict(merge))
+
+
+def _parse_alphas(ctx: _Ctx, key: str, alphas: Any) -> list[float]:
     if not isinstance(alphas, list) or not alphas:
-        raise ctx.fail(f"{key}.alphas", f"expected a non-empty list of numbers, got {brief(alphas)}", "write e.g. `alphas: [0, 0.5, 1]`")
+        ctx.note(key, f"expected a non-empty list of numbers, got {brief(alphas)}", "write e.g. `alphas: [0, 0.5, 1]`")
+        return []
     vals: list[float] = []
     for a in alphas:
         if isinstance(a, bool) or not isinstance(a, int | float) or not math.isfinite(a) or abs(a) > MAX_ABS_ALPHA:
-            raise ctx.fail(f"{key}.alphas", f"{brief(a)} is not a finite number within ±{MAX_ABS_ALPHA:.4g} (float32)",
-                           "write numbers such as 0.5")
-        if float(a) in vals:
-            raise ctx.fail(f"{key}.alphas", f"α {a} appears twice", "list each α once")
-        vals.append(float(a))
-    merge = v.get("merge") or {}
-    if not isinstance(merge, dict):
-        raise ctx.fail(f"{key}.merge", "expected a mapping of merge options", "e.g. `merge: {dtype: bfloat16}`")
-    name = _str(ctx, f"{key}.name", v.get("name") or item.get("name") or "vector")
-    if "@" in name:
-        raise ctx.fail(f"{key}.name", f"{brief(name)} contains '@'", "name the vector without '@'")
-    return VectorSpec(
-        name=name,
-        pre=_model_path(ctx, f"{key}.pre", v["pre"], base),
-        post=_model_path(ctx, f"{key}.post", v["post"], base),
-        target=_model_path(ctx, f"{key}.target", v["target"], base),
-        alphas=tuple(vals), merge=dict(merge),
-    )
+            ctx.note(key, f"{brief(a)} is not a finite number within ±{MAX_ABS_ALPHA:.4g} (float32)",
+                     "write numbers such as 0.5")
+        elif float(a) in vals:
+            ctx.note(key, f"α {a} appears twice", "list each α once")
+        else:
+            vals.append(float(a))
+    return vals
 
 
 def _parse_tasks(ctx: _Ctx, items: Any, check_names: bool = True) -> list[TaskSpec]:
     if not isinstance(items, list):
         raise ctx.fail("tasks", "expected a list", "write `tasks: [gsm8k_test_en, ...]`")
     out: list[TaskSpec] = []
+    keys: list[str] = []
     for i, item in enumerate(items):
-        key = f"tasks[{i}]"
-        if isinstance(item, str):
-            out.append(TaskSpec(_task_name(_str(ctx, key, item))))
-            continue
-        if not isinstance(item, dict) or "name" not in item:
-            raise ctx.fail(key, f"expected a task name or {{name, limit}}, got {brief(item)}", "write `- demo_en` or `- {name: demo_en, limit: 5}`")
-        extra = sorted(set(item) - {"name", "limit"}, key=str)
-        if extra:
-            raise ctx.fail(f"{key}.{extra[0]}", "unknown key", "a task has `name` and optional `limit`")
-        limit = item.get("limit")
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT):
-            raise ctx.fail(f"{key}.limit", f"expected an integer from 1 to {MAX_LIMIT}, got {brief(limit)}",
-                           "write e.g. `limit: 10` or drop the key")
-        out.append(TaskSpec(_task_name(_str(ctx, f"{key}.name", item["name"])), limit))
+        task = ctx.collect(None, _parse_task_item, ctx, f"tasks[{i}]", item)
+        if task is not None:
+            out.append(task)
+            keys.append(f"tasks[{i}]")
     names = [t.name for t in out]
-    dup = next((n for n in names if names.count(n) > 1), None)
-    if dup:
-        raise ctx.fail("tasks", f"task {brief(dup)} listed twice", "list each task once")
+    for dup in dict.fromkeys(n for n in names if names.count(n) > 1):
+        ctx.note("tasks", f"task {brief(dup)} listed twice", "list each task once")
     if check_names:
-        _check_task_names(ctx, names)
+        _check_task_names(ctx, names, keys)
     return out
+
+
+def _parse_task_item(ctx: _Ctx, key: str, item: Any) -> TaskSpec:
+    if isinstance(item, str):
+        return TaskSpec(_task_name(_str(ctx, key, item)))
+    if not isinstance(item, dict) or "name" not in item:
+        raise ctx.fail(key, f"expected a task name or {{name, limit}}, got {brief(item)}", "write `- demo_en` or `- {name: demo_en, limit: 5}`")
+    before = len(ctx.problems)
+    for extra in sorted(set(item) - {"name", "limit"}, key=str):
+        ctx.note(f"{key}.{extra}", "unknown key", "a task has `name` and optional `limit`")
+    limit = item.get("limit")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT):
+        ctx.note(f"{key}.limit", f"expected an integer from 1 to {MAX_LIMIT}, got {brief(limit)}",
+                 "write e.g. `limit: 10` or drop the key")
+    ctx.stop_if_new(before)
+    return TaskSpec(_task_name(_str(ctx, f"{key}.name", item["name"])), limit)
 
 
 def _task_name(name: str) -> str:
@@ -363,24 +438,24 @@ def _task_name(name: str) -> str:
     return resolve_alias(name)
 
 
-def _check_task_names(ctx: _Ctx, names: list[str]) -> None:
+def _check_task_names(ctx: _Ctx, names: list[str], keys: list[str]) -> None:
     """Check names against rv_eval.tasks: known, and a task rather than a group (the runner runs tasks)."""
     try:
         from rv_eval.tasks import list_tasks, subtasks, task_info
     except ImportError:
         return
     known = set(list_tasks())
-    for i, n in enumerate(names):
+    for key, n in zip(keys, names, strict=True):
         if known and n not in known:
             near = difflib.get_close_matches(n, sorted(known), n=5)
             hint = f"did you mean {near}? " if near else ""
-            raise ctx.fail(f"tasks[{i}]", f"unknown task {brief(n)}", f"{hint}see docs/tasks.md or the `tasks` sub-command for the {len(known)} known tasks, "
-                           "or list a folder of your own task YAMLs under `task_paths:`")
-        if n in known and task_info(n).is_group:
+            ctx.note(key, f"unknown task {brief(n)}", f"{hint}see docs/tasks.md or the `tasks` sub-command for the {len(known)} known tasks, "
+                     "or list a folder of your own task YAMLs under `task_paths:`")
+        elif n in known and task_info(n).is_group:
             members = subtasks(n)
-            raise ctx.fail(f"tasks[{i}]", f"{brief(n)} is a group of {len(members)} subtasks; a grid lists tasks",
-                           f"list its subtasks instead ({', '.join(members)}; the `tasks {n}` sub-command prints them) "
-                           f"and pool their results with `rv-eval stats --pool '{n}_all={n}_*'`")
+            ctx.note(key, f"{brief(n)} is a group of {len(members)} subtasks; a grid lists tasks",
+                     f"list its subtasks instead ({', '.join(members)}; the `tasks {n}` sub-command prints them) "
+                     f"and pool their results with `rv-eval stats --pool '{n}_all={n}_*'`")
 
 
 def _parse_seeds(ctx: _Ctx, seeds: Any) -> list[int]:
@@ -388,9 +463,11 @@ def _parse_seeds(ctx: _Ctx, seeds: Any) -> list[int]:
         seeds = [seeds]
     if not isinstance(seeds, list) or not seeds:
         raise ctx.fail("seeds", f"expected a non-empty list of integers, got {brief(seeds)}", "write e.g. `seeds: [0, 1, 2]`")
+    before = len(ctx.problems)
     for s in seeds:
         if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED:
-            raise ctx.fail("seeds", f"{brief(s)} is not an integer from 0 to {MAX_SEED}", "write e.g. `seeds: [0, 1, 2]`")
+            ctx.note("seeds", f"{brief(s)} is not an integer from 0 to {MAX_SEED}", "write e.g. `seeds: [0, 1, 2]`")
+    ctx.stop_if_new(before)
     if len(set(seeds)) != len(seeds):
         raise ctx.fail("seeds", "a seed appears twice", "list each seed once")
     return list(seeds)
@@ -399,19 +476,20 @@ def _parse_seeds(ctx: _Ctx, seeds: Any) -> list[int]:
 def _parse_sampling(ctx: _Ctx, raw: Any) -> Sampling:
     if not isinstance(raw, dict):
         raise ctx.fail("sampling", "expected a mapping", "write `sampling: {temperature: 0.6, top_p: 0.95, max_gen_toks: 512, samples: 4}`")
-    extra = sorted(set(raw) - _SAMPLING_KEYS, key=str)
-    if extra:
-        raise ctx.fail(f"sampling.{extra[0]}", "unknown key", f"use only {sorted(_SAMPLING_KEYS)}")
+    before = len(ctx.problems)
+    for extra in sorted(set(raw) - _SAMPLING_KEYS, key=str):
+        ctx.note(f"sampling.{extra}", "unknown key", f"use only {sorted(_SAMPLING_KEYS)}")
     d = Sampling()
-    temp = _number(ctx, "sampling.temperature", raw.get("temperature", d.temperature), 0.0, None)
-    top_p = _number(ctx, "sampling.top_p", raw.get("top_p", d.top_p), 0.0, 1.0)
+    temp = ctx.collect(None, _number, ctx, "sampling.temperature", raw.get("temperature", d.temperature), 0.0, None)
+    top_p = ctx.collect(None, _number, ctx, "sampling.top_p", raw.get("top_p", d.top_p), 0.0, 1.0)
     if top_p == 0.0:
-        raise ctx.fail("sampling.top_p", "must be > 0", "use a value in (0, 1]")
+        ctx.note("sampling.top_p", "must be > 0", "use a value in (0, 1]")
     max_gen = raw.get("max_gen_toks", d.max_gen_toks)
     samples = raw.get("samples", d.samples)
     for key, v, hi in (("sampling.max_gen_toks", max_gen, MAX_GEN_TOKS), ("sampling.samples", samples, MAX_SAMPLES)):
         if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= hi:
-            raise ctx.fail(key, f"expected an integer from 1 to {hi}, got {brief(v)}", "write e.g. 4")
+            ctx.note(key, f"expected an integer from 1 to {hi}, got {brief(v)}", "write e.g. 4")
+    ctx.stop_if_new(before)
     if temp == 0.0 and samples > 1:
         raise ctx.fail("sampling.samples", f"{samples} samples per question with temperature 0 would all be identical",
                        "set temperature > 0 or samples: 1")
@@ -430,35 +508,36 @@ def _parse_backend(ctx: _Ctx, raw: Any) -> BackendSpec:
         raw = {"name": raw}
     if not isinstance(raw, dict):
         raise ctx.fail("backend", f"expected `hf`, `vllm` or a mapping, got {brief(raw)}", "write `backend: {name: vllm, dtype: bfloat16}`")
+    before = len(ctx.problems)
     name = raw.get("name", "hf")
-    if name not in BACKEND_NAMES:
-        raise ctx.fail("backend.name", f"unknown backend {brief(name)}", f"use one of {list(BACKEND_NAMES)}")
     for key in ("chat_template", "in_place"):
         if key in raw and not isinstance(raw[key], bool):
-            raise ctx.fail(f"backend.{key}", f"expected true or false, got {brief(raw[key])}", "write true or false")
+            ctx.note(f"backend.{key}", f"expected true or false, got {brief(raw[key])}", "write true or false")
     sysi = raw.get("system_instruction")
     if sysi is not None and not isinstance(sysi, str):
-        raise ctx.fail("backend.system_instruction", "expected a string", "write a string or drop the key")
+        ctx.note("backend.system_instruction", "expected a string", "write a string or drop the key")
     options = {k: v for k, v in raw.items() if k not in _BACKEND_COMMON}
-    _check_backend_options(ctx, name, options)
+    if name not in BACKEND_NAMES:
+        ctx.note("backend.name", f"unknown backend {brief(name)}", f"use one of {list(BACKEND_NAMES)}")
+    else:
+        _check_backend_options(ctx, name, options)
+    ctx.stop_if_new(before)
     return BackendSpec(name=name, options=options, chat_template=raw.get("chat_template", True),
                        in_place=raw.get("in_place", True), system_instruction=sysi)
 
 
 def _check_backend_options(ctx: _Ctx, name: str, options: dict[str, Any]) -> None:
-    """Refuse an option the backend's constructor does not take (it would fail only after the run starts)."""
+    """Refuse options the backend's constructor does not take (they would fail only after the run starts)."""
     from rv_eval.backends import option_sources, unknown_options
 
     unknown, valid = unknown_options(name, options)
-    if not unknown:
-        return
     valid = sorted(_BACKEND_COMMON) + valid
-    near = difflib.get_close_matches(unknown[0], valid, n=3)
-    hint = f"did you mean {', '.join(near)}? " if near else ""
     listed = (f"valid options: {', '.join(valid)}" if len(valid) <= 60 else
               f"valid options are the {len(valid)} keywords of {option_sources(name)}")
-    raise ctx.fail(f"backend.{unknown[0]}", f"unknown option for the {name} backend",
-                   f"{hint}remove or rename it; {listed}")
+    for option in unknown:
+        near = difflib.get_close_matches(option, valid, n=3)
+        hint = f"did you mean {', '.join(near)}? " if near else ""
+        ctx.note(f"backend.{option}", f"unknown option for the {name} backend", f"{hint}remove or rename it; {listed}")
 
 
 def parse_shard(text: str) -> tuple[int, int]:

@@ -218,12 +218,13 @@ def run_grid(grid: Grid, shard: tuple[int, int] | None = None, materialize: bool
         summary.seconds = time.perf_counter() - t0
         return summary
     in_place = grid.backend.in_place if materialize is None else not materialize
+    cells_bar, generation_bars = progress_bars(progress, len(pending))
     job = Job(grid=grid, fingerprints={c.key: plan.fps[c.key] for c in pending},
               task_fingerprints={t.name: catalog.get(t.name, t.limit).fingerprint for t in grid.tasks},
-              in_place=in_place, grader=grader, grade_timeout_s=grade_timeout_s, progress=progress)
+              in_place=in_place, grader=grader, grade_timeout_s=grade_timeout_s, progress=generation_bars)
     executor = executor or get_executor("local")
     by_key = {c.key: c for c in pending}
-    with tqdm(total=len(pending), desc="cells", unit="cell", disable=not progress) as bar:
+    with tqdm(total=len(pending), desc="cells", unit="cell", disable=not cells_bar) as bar:
         for result in executor.run(job, engine_groups(grid, pending)):
             cell = by_key.pop(result.key, None)
             if cell is None:  # an executor must hand back each pending cell once
@@ -236,6 +237,15 @@ def run_grid(grid: Grid, shard: tuple[int, int] | None = None, materialize: bool
             bar.update(1)
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def progress_bars(progress: bool, pending: int) -> tuple[bool, bool]:
+    """Which bars a run shows: (the cells bar, the backends' per-request generation bars).
+
+    Never both, so bars do not nest: several cells show only the cells bar (its postfix names the
+    cell just done); a single cell shows the backend's bar over its requests instead.
+    """
+    return progress and pending > 1, progress and pending == 1
 
 
 def engine_groups(grid: Grid, pending: list[Cell]) -> list[EngineGroup]:

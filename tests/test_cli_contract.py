@@ -85,10 +85,15 @@ def _run(argv: list[str], capsys) -> tuple[int, str]:
 def _assert_one_line_error(err: str, phrase: str) -> None:
     """The error is one `rv-eval ...: error:` line naming the problem and the fix; no traceback."""
     assert "Traceback" not in err
-    lines = [ln for ln in err.splitlines() if ln.startswith("rv-eval")]
+    all_lines = err.splitlines()
+    lines = [ln for ln in all_lines if ln.startswith("rv-eval")]
     assert len(lines) == 1, err
-    assert phrase.lower() in lines[0].lower(), err
-    assert "Fix:" in lines[0] or "usage:" in err, err
+    # a file with several problems: "FILE: N problems:", then one indented line per problem
+    at = all_lines.index(lines[0])
+    listed = [ln for ln in all_lines[at + 1:] if ln.startswith("  ")] if lines[0].endswith("problems:") else []
+    message = "\n".join([lines[0], *listed])
+    assert phrase.lower() in message.lower(), err
+    assert "Fix:" in message or "usage:" in err, err
 
 
 # (command line, expected exit code, phrase of the one-line message)

@@ -379,7 +379,8 @@ class VLLMBackend(TemplateLM):
     # ---- in-place weights -------------------------------------------------------------------
 
     def load_weights(
-        self, tensors: Iterable[tuple[str, torch.Tensor]], chunk_bytes: int = DEFAULT_CHUNK_BYTES
+        self, tensors: Iterable[tuple[str, torch.Tensor]], chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        progress: bool = False,
     ) -> dict[str, float]:
         """Set the live engine's weights from HF-named tensors; reset the prefix cache.
 
@@ -393,7 +394,7 @@ class VLLMBackend(TemplateLM):
 
         def send() -> None:
             for blob in tqdm(pack_chunks(tensors, chunk_bytes), desc="load weights", unit="chunk",
-                             leave=False, disable=None):
+                             leave=False, disable=not progress):  # off in runs: it would nest in the cells bar
                 count, seconds = self.llm.collective_rpc("rv_load_weight_chunk", args=(blob,))[0]
                 stats["tensors"] += count
                 stats["worker_load_seconds"] += seconds

@@ -64,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def spec_from_args(args: argparse.Namespace) -> MergeSpec:
     """A MergeSpec from the parsed options (a recipe's values, overridden by options given)."""
-    from rv_eval.merge import MergeSpec, load_recipe
+    from rv_eval.merge.spec import MergeSpec, load_recipe
 
     values = {"pre": args.pre, "post": args.post, "target": args.target, "vector": args.vector,
               "alphas": args.alpha, "out": args.out, "dtype": args.dtype, "vocab": args.vocab,
@@ -77,13 +77,16 @@ def spec_from_args(args: argparse.Namespace) -> MergeSpec:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the merge and print one line per output folder."""
-    from rv_eval.merge import merge_variants
+    """Run the merge and print one line per output folder (arguments are checked before torch loads)."""
+    from rv_eval.merge.spec import check_refs
 
     spec = spec_from_args(args)
     for what, path in (("--out", spec.out), ("--save-vector", spec.save_vector)):
         if path is not None and Path(path).exists() and not Path(path).is_dir():
             raise UserError(f"{what} {path} is a file, not a folder. Fix: pass a new or existing folder.")
+    check_refs({"pre": spec.pre, "post": spec.post, "target": spec.target, "vector": spec.vector})
+    from rv_eval.merge.variants import merge_variants
+
     for alpha, path in merge_variants(spec).items():
         print(f"alpha={format(alpha, 'g')}\t{path}")
     if spec.save_vector is not None:

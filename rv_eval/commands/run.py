@@ -16,6 +16,7 @@ examples:
       --tasks aime24_test_ja --seeds 0,1,2 --samples 4 --gen_kwargs temperature=0.6,top_p=0.95,max_gen_toks=32768 \\
       --backend vllm --out runs/s1_ezo
   rv-eval run --model models/m --tasks demo_en --print-grid > grid.yaml   # the equivalent grid file
+  rv-eval run --model-grid examples/s1_ezo_ja.yaml --dry-run --tokens-per-s 250   # size and GPU-hours
 
 Without --model-grid the flags build the grid (lm-eval's names: --tasks, --limit, --model_args,
 --gen_kwargs, --include_path, --system_instruction, --output_path); the grid is written to
@@ -41,6 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--in-place", dest="materialize", action="store_false",
                    help="apply α in the live engine (the default unless the grid says otherwise)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    d = p.add_argument_group("estimate without running (docs/scale.md)")
+    d.add_argument("--dry-run", action="store_true",
+                   help="print the grid's size, token budget, GPU-hours and wall time on 1, 8, 64 GPUs; run nothing")
+    d.add_argument("--tokens-per-s", metavar="N",
+                   help="generated tokens/s per GPU for --dry-run (default: a published figure, where one exists)")
+    d.add_argument("--gpu", metavar="NAME", help="GPU model for --dry-run's published-figure lookup, e.g. H100")
     p.add_argument("--unsafe-code-execution", action="store_true",
                    help="grade code answers WITHOUT the bubblewrap sandbox when it cannot run (docs/security.md)")
     p.add_argument("--grade-timeout", type=float, default=10.0, metavar="SECONDS",
@@ -97,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("no grid given. Fix: pass --model-grid GRID.yaml, or --model PATH --tasks a,b "
                         "(see `rv-eval run --help`).")
     shard = parse_shard(args.shard) if args.shard else None
+    if (args.tokens_per_s is not None or args.gpu) and not args.dry_run:
+        raise UserError("--tokens-per-s and --gpu only apply to an estimate. Fix: add --dry-run or drop them.")
     if args.model_grid:
         if args.print_grid:
             print(load_grid(args.model_grid).text, end="")
@@ -111,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
         if args.print_grid:
             print(text, end="")
             return 0
+    if args.dry_run:
+        return _dry_run(grid, args)
     if args.unsafe_code_execution:
         from rv_eval.grading.sandbox import allow_unsafe_code_execution
 
@@ -135,6 +146,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"{grid.out}: ran {len(s.ran)} cells, skipped {s.skipped} finished, "
           f"{s.selected} in this shard of {s.total} ({s.seconds:.1f} s)")
     print(end_of_run_table(grid.out), end="")
+    return 0
+
+
+def _dry_run(grid, args: argparse.Namespace) -> int:
+    """Print the grid's size and cost (rv_eval.estimate); load no model, write nothing."""
+    from rv_eval.estimate import format_estimate, grid_size, parse_tokens_per_s
+
+    tokens_per_s = parse_tokens_per_s(args.tokens_per_s)
+    if args.shard:
+        print("(the whole grid; --shard is not applied to the estimate)")
+    print(format_estimate(grid, grid_size(grid), tokens_per_s, args.gpu), end="")
     return 0
 
 

@@ -46,8 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_stats(args: argparse.Namespace) -> int:
     """Compute and print the statistics."""
-    from rv_eval.merge.spec import parse_alphas
-    from rv_eval.merge.stats import format_table, vector_stats
+    from rv_eval.merge.spec import MergeSpec, check_refs, parse_alphas
 
     vs = None
     if args.vs:
@@ -58,7 +57,14 @@ def run_stats(args: argparse.Namespace) -> int:
     alphas = tuple(parse_alphas(args.alpha)) if args.alpha else ()
     if alphas and not args.target:
         raise UserError("--alpha needs --target (the fractions are of the target's weights). Fix: pass --target T.")
+    MergeSpec(pre=args.pre, post=args.post, target=args.target, alphas=alphas, include=args.include,
+              exclude=args.exclude, analysis_only=True, vocab="common-rows")  # the checks vector_stats makes
+    check_refs({"pre": args.pre, "post": args.post, "target": args.target,
+                "--vs pre": vs[0] if vs else None, "--vs post": vs[1] if vs else None})
+    from rv_eval.merge.stats import format_table, vector_stats  # torch: only once the arguments are sound
+
     stats = vector_stats(args.pre, args.post, vs=vs, target=args.target, alphas=alphas,
                          include=args.include, exclude=args.exclude)
     print(json.dumps(stats, indent=2) if args.json else format_table(stats, per_tensor=args.tensors))
     return 0
+

@@ -56,7 +56,7 @@ class Job:
     grader: Callable[[str, dict, str], Any] | None  # a custom grader (runs in the engine's process), or None:
     # grading workers (`rv_eval.sample_grading.SampleGrader`) with a hard limit per response
     grade_timeout_s: float = 10.0
-    progress: bool = False
+    progress: bool = False  # the backends' own per-request bars (runner.progress_bars: never with the cells bar)
 
 
 @dataclass

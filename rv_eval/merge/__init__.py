@@ -2,11 +2,24 @@
 
 Planning (`plan`: every check before any byte is written) is separate from execution
 (`executor`: chunked float32 math, reader/compute/writer threads); all file I/O lives in `io/`.
+Names are imported on first use, so `rv_eval.merge.spec` (argument checks) loads without torch.
 """
 
-from rv_eval.merge.plan import MergePlan, TensorTask, build_plan
-from rv_eval.merge.spec import MergeSpec, alpha_dirname, load_recipe, parse_alphas
-from rv_eval.merge.variants import PROVENANCE, merge_variants, plan_merge, stream_variant
+from __future__ import annotations
 
-__all__ = ["PROVENANCE", "MergePlan", "MergeSpec", "TensorTask", "alpha_dirname", "build_plan", "load_recipe",
-           "merge_variants", "parse_alphas", "plan_merge", "stream_variant"]
+import importlib
+from typing import Any
+
+_SOURCES = {
+    "MergePlan": "plan", "TensorTask": "plan", "build_plan": "plan",
+    "MergeSpec": "spec", "alpha_dirname": "spec", "load_recipe": "spec", "parse_alphas": "spec",
+    "PROVENANCE": "variants", "merge_variants": "variants", "plan_merge": "variants", "stream_variant": "variants",
+}
+
+__all__ = sorted(_SOURCES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _SOURCES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_SOURCES[name]}"), name)

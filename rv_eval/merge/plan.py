@@ -16,7 +16,7 @@ import torch
 from rv_eval.errors import UserError
 from rv_eval.merge.io.reader import EMBEDDING_RE, LM_HEAD, Checkpoint, TensorInfo
 from rv_eval.merge.io.writer import OutTensor
-from rv_eval.merge.spec import OUT_DTYPES, MergeSpec
+from rv_eval.merge.spec import MergeSpec, torch_dtype
 
 log = logging.getLogger(__name__)
 MAX_LISTED = 12
@@ -136,7 +136,7 @@ def _plan_tensor(spec: MergeSpec, inputs: Inputs, name: str, problems: _Problems
     assert layout is not None
     tgt = inputs.target.tensors[name] if inputs.target else None
     ref = tgt or layout.tensors[name]
-    dtype = OUT_DTYPES[spec.dtype] if spec.dtype and ref.dtype.is_floating_point else ref.dtype
+    dtype = torch_dtype(spec.dtype) if spec.dtype and ref.dtype.is_floating_point else ref.dtype
     is_embedding = bool(EMBEDDING_RE.search(name))
     copy = TensorTask(name, tgt, None, None, ref.shape, dtype, 0)
     if not ref.dtype.is_floating_point or not spec.selects(name) or (is_embedding and spec.skip_embeddings):

@@ -9,14 +9,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from rv_eval.errors import UserError
 from rv_eval.grid import MAX_ABS_ALPHA
 from rv_eval.yamlio import brief, parse_yaml
 
 VOCAB_POLICIES = ("error", "common-rows")
-OUT_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
+#: output dtypes by name (torch is imported only by `torch_dtype`: arguments are checked without it)
+OUT_DTYPES = ("bfloat16", "float16", "float32")
+#: a hub id (org/name); anything else that does not exist locally is a missing path
+HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
 MAX_CHUNK_ELEMS = 2**30  # elements per streamed chunk (4 GiB of float32 per input)
 _UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 
@@ -95,6 +96,23 @@ class MergeSpec:
         """The settings that define the output (recorded in provenance; a change forces a redo)."""
         return {"dtype": self.dtype, "vocab": self.vocab, "skip_embeddings": self.skip_embeddings,
                 "include": self.include, "exclude": self.exclude}
+
+
+def torch_dtype(name: str) -> Any:
+    """The torch dtype called `name` (one of OUT_DTYPES)."""
+    import torch
+
+    return getattr(torch, name)
+
+
+def check_refs(role_refs: dict[str, str | None]) -> None:
+    """Refuse a checkpoint that is neither an existing local path nor a hub id (before torch loads)."""
+    for role, ref in role_refs.items():
+        if ref is None or Path(ref).expanduser().exists():
+            continue
+        if not (HUB_ID.fullmatch(str(ref)) and not str(ref).startswith((".", "/"))):
+            raise UserError(f"{role} checkpoint {str(ref)!r} does not exist. Fix: pass an HF model folder, "
+                            "a .safetensors file, or a hub id like Qwen/Qwen2.5-32B.")
 
 
 def alpha_dirname(alpha: float) -> str:

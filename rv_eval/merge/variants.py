@@ -28,7 +28,7 @@ from rv_eval.merge.io.writer import (
     stale_temp_folders,
 )
 from rv_eval.merge.plan import Inputs, MergePlan, build_plan
-from rv_eval.merge.spec import OUT_DTYPES, MergeSpec, alpha_dirname
+from rv_eval.merge.spec import MergeSpec, alpha_dirname, torch_dtype
 
 log = logging.getLogger(__name__)
 PROVENANCE = "rv_eval_merge.json"
@@ -158,14 +158,14 @@ def _open_outputs(spec: MergeSpec, plan: MergePlan, todo: list[float], vector_to
     for final, alpha in targets:
         tmp = new_temp_folder(final)
         cleanup.callback(shutil.rmtree, tmp, True)
-        layout = plan.out_tensors() if alpha is not None else plan.vector_tensors(OUT_DTYPES[spec.vector_dtype])
+        layout = plan.out_tensors() if alpha is not None else plan.vector_tensors(torch_dtype(spec.vector_dtype))
         outputs.append(_Output(final, tmp, ShardedWriter(tmp, layout, spec.max_shard_size), alpha))
     return outputs
 
 
 def _write_all(spec: MergeSpec, plan: MergePlan, outputs: list[_Output]) -> None:
     """Stream the chunks to one thread per output; on failure stop them all and close the files."""
-    vdtype = OUT_DTYPES[spec.vector_dtype]
+    vdtype = torch_dtype(spec.vector_dtype)
     workers = [Worker(_vector_writer(vdtype, o.writer) if o.alpha is None else _variant_writer(o.alpha, o.writer),
                       name=f"writer-{i}") for i, o in enumerate(outputs)]
     threads = torch.get_num_threads()
@@ -244,4 +244,4 @@ def _finish_vector(spec: MergeSpec, plan: MergePlan, inputs_record: dict[str, An
     if src is not None and src.config:
         atomicio.write_json(tmp / "config.json", src.config)
     atomicio.write_json(tmp / VECTOR_PROVENANCE, _provenance(
-        spec, plan, inputs_record, None, [OUT_DTYPES[spec.vector_dtype]] * sum(t.merged for t in plan.tasks)))
+        spec, plan, inputs_record, None, [torch_dtype(spec.vector_dtype)] * sum(t.merged for t in plan.tasks)))

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from rv_eval.errors import UserError
+from rv_eval.merge.spec import HUB_ID
 from rv_eval.yamlio import brief
 
 log = logging.getLogger(__name__)
@@ -271,7 +272,7 @@ def open_checkpoint(ref: str | os.PathLike, role: str, revision: str | None = No
     if path.exists():
         return Checkpoint(path, role=role, revision=revision)
     text = str(ref)
-    if re.fullmatch(r"[\w.-]+/[\w.-]+", text) and not text.startswith((".", "/")):
+    if HUB_ID.fullmatch(text) and not text.startswith((".", "/")):
         snapshot = _download(text, role, revision)
         # a hub snapshot folder is named after the commit it holds: record that exact revision
         return Checkpoint(snapshot, role=role, hub_id=text, revision=snapshot.name)
