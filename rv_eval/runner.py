@@ -103,16 +103,6 @@ def task_labels(name: str) -> dict[str, str]:
         return {"lang": lang, "split": split, "serves": name.replace("_dev", "") if split == "dev" else name}
 
 
-def default_grader() -> Grader:
-    """`rv_eval.tasks.grade_response` (the one grading path shared with lm-eval and regrade), in this
-    process; `run` and `regrade` send the same work to grading workers (`SampleGrader`)."""
-    try:
-        from rv_eval.tasks import grade_response
-    except ImportError as e:
-        raise UserError(f"grading is not available ({e}). Fix: install rv-eval completely.") from None
-    return grade_response
-
-
 def response_language(text: str) -> str:
     """Language of a response (`rv_eval.grading.response_language`; a script check if absent)."""
     try:

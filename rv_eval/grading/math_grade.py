@@ -24,6 +24,7 @@ from rv_eval.grading.numbers import (
     words_to_number,
 )
 from rv_eval.grading.reasoning import strip_reasoning
+from rv_eval.grading.truncation import is_truncated
 from rv_eval.schema import Grade
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ def grade_math(
         return Grade(False, None, "truncated", stop_reason=stop_reason)
     try:
         with _deadline(config.parse_timeout_s):
-            grade = _grade(final.text, str(gold), lang, config, stop_reason == "length")
+            grade = _grade(final.text, str(gold), lang, config, is_truncated(stop_reason))
     except _Timeout:
         grade = Grade(False, None, "timeout")
     return replace(grade, stop_reason=stop_reason)
