@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rv_eval.stats.intervals import proportion_ci  # noqa: E402
 from rv_eval.stats.power import DesignAssumptions, gate_margin, mde_design  # noqa: E402
-from rv_eval.stats.significance import mcnemar_exact_pvalue, mcnemar_test, sign_flip_test  # noqa: E402
+from rv_eval.stats.significance import mcnemar_score_pvalue, mcnemar_test, sign_flip_test  # noqa: E402
 from tests.stats_sim import beta_pair, logit_normal, paired_logit_normal, per_question_accuracy  # noqa: E402
 
 README_SIZES = {"AIME24": 30, "GSM8K": 1319, "MGSM": 250, "HumanEval": 164, "SciQ": 1000, "BBH": 6511}
@@ -42,6 +42,41 @@ def accuracy_coverage(reps: int, n: int, m: int, acc: float, sigma: float = 2.5,
     v = per_question_accuracy(rng, logit_normal(rng, (reps, n), acc, sigma), m, 1)
     _, _, lo, hi = proportion_ci(v)
     return _rate((lo <= acc) & (acc <= hi))
+
+
+def tail_breakdown(reps: int, m: int, acc: float = 0.05, sigma: float = 2.5, seed: int = 0) -> dict:
+    """Coverage of the accuracy CI split by how many of the 30 questions are easy (p > 0.3).
+
+    At 5% accuracy and σ = 2.5 about half the population accuracy sits on the 4.8% of questions
+    with p > 0.3; a benchmark that drew none of them estimates about half the truth.
+    """
+    rng = np.random.default_rng(seed)
+    p = logit_normal(rng, (reps, 30), acc, sigma)
+    _, _, lo, hi = proportion_ci(per_question_accuracy(rng, p, m, 1))
+    hit, easy = (lo <= acc) & (acc <= hi), (p > 0.3).sum(axis=1)
+    return {f"{k}_easy": {"share": round(float(np.mean(easy == k)), 3), **_rate(hit[easy == k])} for k in (0, 1, 2)}
+
+
+def binomial_lattice(n: int = 30, accs: tuple[float, ...] = (0.05, 0.1, 0.15, 0.3, 0.5)) -> dict:
+    """One response per question: exact coverage of the accuracy CI, and what any interval could reach.
+
+    With one response the number solved is Binomial(n, p) (question population), so an interval's
+    coverage at p is the probability of the counts whose interval holds p, a run of consecutive
+    counts. `reachable_near_95` lists every coverage in [93, 97] % that some run of counts holding
+    n p gives: the coverages a non-randomised interval can have at that p.
+    """
+    from scipy.stats import binom
+
+    x = np.arange(n + 1)
+    _, _, lo, hi = proportion_ci((x[:, None] >= np.arange(1, n + 1)[None, :]).astype(float))
+    out = {}
+    for acc in accs:
+        pmf = binom.pmf(x, n, acc)
+        cover = float(pmf[(lo <= acc) & (acc <= hi)].sum())
+        runs = {round(100 * float(pmf[a:b + 1].sum()), 1) for a in range(n + 1) for b in range(a, n + 1)
+                if a <= n * acc <= b}
+        out[f"acc{acc}"] = {"coverage": round(100 * cover, 2), "reachable_near_95": sorted(c for c in runs if 93 <= c <= 97)}
+    return out
 
 
 def _paired(d: np.ndarray, xb: np.ndarray, xc: np.ndarray, m: int, i: int, flips: int):
@@ -63,6 +98,21 @@ def paired_coverage(reps: int, n: int, m: int, base: float, shift: float, seed: 
     return {**_rate(cover), "truth": round(truth, 4), "agreement": float(agree.mean())}
 
 
+def mcnemar_level(reps: int, n: int, base: float, rho: float, seed: int = 0) -> dict:
+    """Type I error of McNemar's score test (the one that runs) and of the exact test, same data.
+
+    Two equally accurate models (no shift) whose question difficulties correlate `rho`.
+    """
+    from rv_eval.stats.significance import mcnemar_exact_pvalue
+
+    rng = np.random.default_rng(seed)
+    pb, pc, _ = paired_logit_normal(rng, (reps, n), base, 0.0, rho=rho)
+    xb, xc = per_question_accuracy(rng, pb, 1, 1), per_question_accuracy(rng, pc, 1, 1)
+    score = np.array([mcnemar_score_pvalue(xb[i], xc[i]) <= 0.05 for i in range(reps)])
+    exact = np.array([mcnemar_exact_pvalue(xb[i], xc[i]) <= 0.05 for i in range(reps)])
+    return {"score": _rate(score), "exact": _rate(exact)}
+
+
 def power_at_mde(reps: int, n: int, seeds: int, a: DesignAssumptions | None = None, seed: int = 0,
                  flips: int = 999) -> dict:
     """Rejection rate of the test that runs at the design MDE it reports (target 80%)."""
@@ -72,7 +122,7 @@ def power_at_mde(reps: int, n: int, seeds: int, a: DesignAssumptions | None = No
     pb, pc = beta_pair(rng, (reps, n), a.p, a.icc, a.r, mde)
     xb, xc = per_question_accuracy(rng, pb, seeds, 1), per_question_accuracy(rng, pc, seeds, 1)
     if seeds == 1:
-        rej = np.array([mcnemar_exact_pvalue(xb[i], xc[i]) <= 0.05 for i in range(reps)])
+        rej = np.array([mcnemar_score_pvalue(xb[i], xc[i]) <= 0.05 for i in range(reps)])
     else:
         rej = np.array([
             sign_flip_test(xc[i] - xb[i], n_resamples=flips, rng=np.random.default_rng(i))[0] <= 0.05
@@ -173,9 +223,17 @@ def sections(r: int, quick: bool = False) -> dict[str, object]:
             f"acc{acc}_m{m}_sigma{s}": accuracy_coverage(r, 30, m, acc, s, seed=i)
             for i, (acc, m, s) in enumerate(grid)
         },
+        "lattice": lambda: binomial_lattice(),
+        "tail": lambda: {f"acc0.05_m{m}_sigma2.5": tail_breakdown(r, m, seed=m) for m in (8, 32)},
         "paired": lambda: {
-            f"m{m}_shift{sh}": paired_coverage(pr, 30, m, 0.15, sh, seed=m)
-            for m in (1, 4, 8) for sh in (0.5, -0.5)
+            **{f"m{m}_shift{sh}": paired_coverage(r // 2, 30, m, 0.15, sh, seed=m)
+               for m in (1, 4, 8) for sh in (0.5, -0.5)},
+            **{f"m1_base{b}_shift{sh}": paired_coverage(r // 2, 30, 1, b, sh, seed=7)
+               for b, sh in ((0.05, 0.5), (0.15, 0.0), (0.5, -0.5))},
+        },
+        "mcnemar_level": lambda: {
+            f"n{n}_acc{b}_rho{rho}": mcnemar_level(r, n, b, rho, seed=n)
+            for n in (30, 250) for b in (0.05, 0.15, 0.5) for rho in (0.9, 0.5)
         },
         "power": lambda: {
             f"{task}_{k}seeds": power_at_mde(pr if n <= 1319 else max(pr // 4, 100), n, k, seed=k)
@@ -200,7 +258,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reps", type=int, default=4000, help="replications of the accuracy CI (others: a share)")
     ap.add_argument("--quick", action="store_true", help="the headline power settings only")
-    ap.add_argument("--only", help="comma-separated sections: accuracy, paired, power, gate, select, macro")
+    ap.add_argument("--only", help="comma-separated sections: accuracy, lattice, tail, paired, mcnemar_level, power, gate, select, macro")
     args = ap.parse_args()
     t0 = time.perf_counter()
     todo = sections(args.reps, args.quick)

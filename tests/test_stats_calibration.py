@@ -58,7 +58,7 @@ def test_paired_interval_agrees_with_its_test_through_paired_compare():
 
 @pytest.mark.parametrize(("m", "shift"), [(4, 0.5), (1, 0.5)])
 def test_paired_interval_covers_95_at_30_questions_15_percent(m, shift):
-    """200 replications (MC se 1.5 points); m = 1 uses the exact McNemar inversion."""
+    """200 replications (MC se 1.5 points); m = 1 uses McNemar's score test and Tango's interval."""
     got = paired_coverage(200, 30, m, 0.15, shift, seed=m)
     assert got["agreement"] == 1.0
     assert abs(got["rate"] - 0.95) <= 0.01 + 2 * got["mc_se"], got

@@ -17,6 +17,8 @@ from rv_eval.stats import (
     adjust_pvalues,
     bootstrap_ci,
     mcnemar_exact_pvalue,
+    mcnemar_score_pvalue,
+    mcnemar_test,
     paired_compare,
     sign_flip_pvalue,
     sign_flip_test,
@@ -56,6 +58,8 @@ def test_mcnemar_matches_statsmodels_and_sign_flip():
         table = [[np.sum(b & c), np.sum(b & ~c)], [np.sum(~b & c), np.sum(~b & ~c)]]
         expected = mcnemar(table, exact=True).pvalue
         assert mcnemar_exact_pvalue(b.astype(float), c.astype(float)) == pytest.approx(expected)
+        score = mcnemar(table, exact=False, correction=False).pvalue
+        assert mcnemar_score_pvalue(b.astype(float), c.astype(float)) == pytest.approx(score)
         if np.sum(b != c) <= 14:  # the exact sign-flip test on 0/1 data is McNemar's test
             assert sign_flip_pvalue(c.astype(float) - b) == pytest.approx(expected)
 
@@ -119,8 +123,8 @@ def test_single_binary_sample_uses_mcnemar():
     df = _two_models(np.random.default_rng(5), n_q=80, n_seeds=1, shift=0.15)
     row = paired_compare(df, "target").iloc[0]
     per_q = df.groupby(["model", "doc_id"])["correct"].first().unstack(0)
-    assert row["test"] == "mcnemar-exact"
-    assert row["p_value"] == pytest.approx(mcnemar_exact_pvalue(per_q["target"], per_q["v@1"]))
+    assert row["test"] == "mcnemar"
+    assert row["p_value"] == pytest.approx(mcnemar_score_pvalue(per_q["target"], per_q["v@1"]))
 
 
 def test_pairs_only_shared_questions():
@@ -195,10 +199,8 @@ def test_paired_interval_covers_the_true_difference():
 
 
 def test_inverted_intervals_equal_brute_force_enumeration():
-    """Exact sign-flip / McNemar inversion against enumerating all 2^10 sign patterns on a δ grid."""
+    """Exact sign-flip inversion against enumerating all 2^10 sign patterns on a δ grid."""
     import itertools
-
-    from rv_eval.stats.significance import mcnemar_test
 
     rng = np.random.default_rng(12)
     signs = np.array(list(itertools.product((-1.0, 1.0), repeat=10)))
@@ -209,6 +211,39 @@ def test_inverted_intervals_equal_brute_force_enumeration():
         x = d[None, :] - grid[:, None]  # (grid, questions)
         p = np.mean(np.abs(x @ signs.T) >= np.abs(x.sum(axis=1))[:, None] - 1e-9, axis=1)
         kept = grid[p > 0.05]
-        for test in (mcnemar_test(b, c), sign_flip_test(d)):
-            assert test[1] == pytest.approx(kept.min(), abs=1e-3) and test[2] == pytest.approx(kept.max(), abs=1e-3)
-            assert (test[0] <= 0.05) == (not test[1] <= 0 <= test[2])
+        test = sign_flip_test(d)
+        assert test[1] == pytest.approx(kept.min(), abs=1e-3) and test[2] == pytest.approx(kept.max(), abs=1e-3)
+        assert (test[0] <= 0.05) == (not test[1] <= 0 <= test[2])
+
+
+# Published Tango (1998) score intervals for a paired difference, as tested by the R package ratesci
+# (github.com/petelaud/ratesci, tests/testthat/test3.R at commit e7e5a2d68c1386fc99424014bb01112a569bbbbf,
+# GPL-3; the numbers are the papers'): x = (both right, only test 1, only test 2, both wrong) and the
+# 95% interval of P(test 1) - P(test 2), rounded to 3 decimals.
+TANGO_PUBLISHED = [
+    ((1, 1, 7, 12), (-0.517, -0.026)),  # Fagerland, Lydersen & Laake 2014, Table II (airway reactivity)
+    ((53, 16, 8, 9), (-0.020, 0.207)),  # Agresti & Min 2005
+]
+
+
+@pytest.mark.parametrize(("x", "ci"), TANGO_PUBLISHED)
+def test_mcnemar_interval_is_tangos_published_one(x, ci):
+    both, only1, only2, neither = x
+    candidate = np.array([1] * both + [1] * only1 + [0] * only2 + [0] * neither)  # test 1
+    baseline = np.array([1] * both + [0] * only1 + [1] * only2 + [0] * neither)
+    p, lo, hi = mcnemar_test(baseline, candidate)
+    assert (round(lo, 3), round(hi, 3)) == ci
+    assert p == pytest.approx(mcnemar(np.array([[both, only1], [only2, neither]]), exact=False,
+                                      correction=False).pvalue)
+
+
+def test_mcnemar_interval_agrees_with_its_test_on_every_table():
+    """0 lies outside Tango's interval exactly when McNemar's score test rejects (all tables, n = 12 and 30)."""
+    for n in (12, 30):
+        for b in range(n + 1):
+            for c in range(n + 1 - b):
+                base = np.array([1] * b + [0] * c + [0] * (n - b - c))
+                cand = np.array([0] * b + [1] * c + [0] * (n - b - c))
+                p, lo, hi = mcnemar_test(base, cand)
+                assert lo <= (c - b) / n <= hi
+                assert (p <= 0.05) == (not lo <= 0 <= hi), (b, c, p, lo, hi)

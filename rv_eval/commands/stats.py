@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Per model x task: accuracy over seeds and samples with a question-clustered 95% CI,\n"
             "seed-to-seed sd, pass@k, maj@k and language fidelity; with several test tasks, each\n"
             "model's macro average over them (stratified bootstrap over questions). With --baseline: paired\n"
-            "differences (CI inverting the test), p-values (sign-flip / exact McNemar)\n"
+            "differences (CI inverting the test), p-values (sign-flip / McNemar score test)\n"
             "corrected across the grid and tasks (Holm or BH), and minimum detectable effects."
         ),
         epilog=EXAMPLES,

@@ -39,6 +39,8 @@ _SOURCES = {
     "question_table": "questions",
     "adjust_pvalues": "significance",
     "mcnemar_exact_pvalue": "significance",
+    "mcnemar_score_pvalue": "significance",
+    "tango_interval": "significance",
     "sign_flip_pvalue": "significance",
     "sign_flip_test": "significance",
     "mcnemar_test": "significance",

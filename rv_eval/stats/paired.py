@@ -55,10 +55,10 @@ def paired_compare(
 ) -> pd.DataFrame:
     """Per candidate x task: candidate - baseline on the questions both answered.
 
-    diff: mean over shared questions of the per-question accuracy difference; p_value: exact
-    McNemar when each model has one binary response per question, else the paired sign-flip
-    permutation test on per-question means; ci_low/ci_high: the interval that inverts that same
-    test (it excludes 0 exactly when p_value <= 1 - level);
+    diff: mean over shared questions of the per-question accuracy difference; p_value:
+    McNemar's score test when each model has one binary response per question (its interval:
+    Tango's), else the paired sign-flip permutation test on per-question means; ci_low/ci_high:
+    the interval that inverts that same test (it excludes 0 exactly when p_value <= 1 - level);
     p_adjusted: Holm ("holm") or Benjamini-Hochberg ("bh") across all rows (the α grid x tasks),
     or "none"; significant: p_adjusted < 1 - level; mde: the difference this comparison detects
     with 80% power by the test that ran (McNemar: at the observed share of discordant questions;
@@ -99,7 +99,7 @@ def _compare_one(
     rng = np.random.default_rng([seed, zlib.crc32(task.encode())])  # same draws for every candidate
     d = (j["mean_c"] - j["mean_b"]).to_numpy()
     if (j["n_b"] == 1).all() and (j["n_c"] == 1).all():
-        test = "mcnemar-exact"
+        test = "mcnemar"
         p, lo, hi = mcnemar_test(j["mean_b"].to_numpy(), j["mean_c"].to_numpy(), level)
         mde = mde_mcnemar(float(np.mean(d != 0)), d.size) if d.size > 1 else float("nan")
     else:

@@ -1,6 +1,6 @@
 """Minimum detectable effects (80% power, two-sided 5%) of the paired test that actually runs.
 
-With one binary response per question and model the paired test is the exact McNemar test, and
+With one binary response per question and model the paired test is McNemar's score test, and
 its power is computed exactly (a binomial number of discordant questions, then a binomial split
 of them). With more responses it is the sign-flip permutation test on per-question differences,
 whose rejection rule is, to within Monte-Carlo error, |t| >= z sqrt((n-1) / (n - z^2)) for the
@@ -43,14 +43,18 @@ def signflip_power(effect: float, sd_diff: float, n_questions: int, alpha: float
 
 @functools.lru_cache(maxsize=256)
 def _mcnemar_reject(n_questions: int, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """For N = 0..n discordant questions: N, and the smallest count of one kind the exact test rejects at."""
+    """For N = 0..n discordant questions: N, and the smallest count of one kind the score test rejects at.
+
+    McNemar's score test rejects when |2C - N| >= z sqrt(N), C the count of one kind.
+    """
     big_n = np.arange(n_questions + 1)
-    k = np.nan_to_num(st.binom.isf(alpha / 2, big_n, 0.5), nan=0.0) + 1  # reject: C >= k or C <= N - k
+    z = float(ndtri(1 - alpha / 2))
+    k = np.ceil((big_n + z * np.sqrt(big_n)) / 2 - 1e-9)  # reject: C >= k or C <= N - k
     return big_n, np.where(big_n > 0, k, 1)
 
 
 def mcnemar_power(p10: float, p01: float, n_questions: int, alpha: float = ALPHA) -> float:
-    """Exact power of the two-sided exact McNemar test with discordance probabilities p10 (b) and p01 (c)."""
+    """Exact power of the two-sided McNemar score test with discordance probabilities p10 (b) and p01 (c)."""
     psi = p10 + p01
     if n_questions < 1 or psi <= 0:
         return 0.0
@@ -72,7 +76,7 @@ def mde_from_sd(sd_diff: float, n_questions: int, alpha: float = ALPHA, power: f
 
 
 def mde_mcnemar(discordant: float, n_questions: int, alpha: float = ALPHA, power: float = POWER) -> float:
-    """MDE of the exact McNemar test when a share `discordant` of questions has the two models disagree.
+    """MDE of the McNemar score test when a share `discordant` of questions has the two models disagree.
 
     The share is held fixed and the effect moves disagreements from one kind to the other; NaN
     when no difference of at most `discordant` reaches the power.
@@ -141,7 +145,7 @@ def design_power(
     effect: float, n_questions: int, n_seeds: int, samples: int = 1, a: DesignAssumptions | None = None,
     alpha: float = ALPHA,
 ) -> float:
-    """Power of the test that runs (exact McNemar for one response per model, else sign-flip) under `a`."""
+    """Power of the test that runs (McNemar score test for one response per model, else sign-flip) under `a`."""
     a = a or DesignAssumptions()
     m = n_seeds * samples
     p10, p01, sd = _design_moments(effect, m, a)
