@@ -98,3 +98,10 @@ def library_output(show_bars: bool | None = None) -> Iterator[None]:
             for u in reversed(_bars_off()):  # ExitStack undoes last-in first: this runs them in list order
                 undo.callback(u)
         yield
+
+
+def worker_library_output(show_bars: bool) -> None:
+    """`library_output`'s settings for the rest of an engine worker's process (a Ray actor runs one run's cells)."""
+    once_filter()
+    if not show_bars:
+        _bars_off()

@@ -28,7 +28,7 @@ from rv_eval import __version__, fingerprint
 from rv_eval.errors import UserError
 from rv_eval.executors import EngineGroup, Executor, Job, get_executor
 from rv_eval.grid import Cell, Grid, ModelSpec, shard_cells
-from rv_eval.library_output import library_output
+from rv_eval.library_output import library_output, verbose
 from rv_eval.paths import TASKS_DIR
 from rv_eval.sample_grading import DEFAULT_TIMEOUT_S, Grader, SampleGrader
 from rv_eval.schema import Grade, RunMeta, samples_frame
@@ -219,7 +219,8 @@ def _run_grid(grid: Grid, shard: tuple[int, int] | None, materialize: bool | Non
     cells_bar, generation_bars = progress_bars(progress, len(pending))
     job = Job(grid=grid, fingerprints={c.key: plan.fps[c.key] for c in pending},
               task_fingerprints={t.name: catalog.get(t.name, t.limit).fingerprint for t in grid.tasks},
-              in_place=in_place, grader=grader, grade_timeout_s=grade_timeout_s, progress=generation_bars)
+              in_place=in_place, grader=grader, grade_timeout_s=grade_timeout_s, progress=generation_bars,
+              library_bars=verbose())
     executor = executor or get_executor("local")
     by_key = {c.key: c for c in pending}
     with tqdm(total=len(pending), desc="cells", unit="cell", disable=not cells_bar) as bar:
