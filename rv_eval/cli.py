@@ -16,6 +16,7 @@ import sys
 
 from rv_eval import __version__, atomicio, commands
 from rv_eval.errors import CheckFailed, UserError
+from rv_eval.library_output import once_filter
 
 log = logging.getLogger("rv_eval")
 
@@ -29,25 +30,6 @@ examples:
   rv-eval report runs/demo --baseline tiny@0
   rv-eval tasks
 """
-
-
-class _Once(logging.Filter):
-    """Let the first log record containing `text` through and drop the repeats."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text, self.seen = text, False
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.text not in record.getMessage():
-            return True
-        if self.seen:
-            return False
-        self.seen = True
-        return True
-
-
-_METADATA_ONCE = _Once("Custom kwargs can be passed to `--metadata`")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,9 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    # lm-eval warns once per task that its loader takes `--metadata` (rv-eval's tasks load their own data)
-    _METADATA_ONCE.seen = False
-    logging.getLogger("lm_eval.api.task").addFilter(_METADATA_ONCE)
+    once_filter()  # lm-eval's `--metadata` hint once per command (rv-eval's tasks load their own data)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2

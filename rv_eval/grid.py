@@ -188,6 +188,14 @@ class _Problem(UserError):
         self.line = line
 
 
+class GridProblems(UserError):
+    """Every problem of a grid: `problems` holds one `key: what. Fix: ...` line each (the message lists them)."""
+
+    def __init__(self, message: str, problems: list[str]) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
+
+
 class _Noted(Exception):
     """A section stopped after noting its problems (they are already in `_Ctx.problems`)."""
 
@@ -195,8 +203,9 @@ class _Noted(Exception):
 class _Ctx:
     """Where we are in the file, and the problems found so far (all reported together)."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, relative_to: str = "the grid file") -> None:
         self.source = source
+        self.relative_to = relative_to  # what relative paths are resolved against (named in fixes)
         self.problems: list[str] = []
 
     @staticmethod
@@ -229,13 +238,18 @@ class _Ctx:
         return default
 
     def raise_problems(self) -> None:
-        """One UserError listing every problem: the first line names the file and the count."""
-        if len(self.problems) == 1:
-            raise UserError(f"{self.source}: {self.problems[0]}")
+        """One GridProblems listing every problem: the first line names the file and the count."""
         if self.problems:
-            shown = self.problems[:_MAX_LISTED]
-            more = [f"... and {len(self.problems) - len(shown)} more"] if len(self.problems) > len(shown) else []
-            raise UserError(f"{self.source}: {len(self.problems)} problems:\n  " + "\n  ".join(shown + more))
+            raise GridProblems(problems_message(self.source, self.problems), self.problems)
+
+
+def problems_message(source: str, problems: list[str]) -> str:
+    """`SOURCE: line` for one problem; else `SOURCE: N problems:` and one indented line each (at most 20)."""
+    if len(problems) == 1:
+        return f"{source}: {problems[0]}"
+    shown = problems[:_MAX_LISTED]
+    more = [f"... and {len(problems) - len(shown)} more"] if len(problems) > len(shown) else []
+    return f"{source}: {len(problems)} problems:\n  " + "\n  ".join(shown + more)
 
 
 def load_grid(path: str | Path, out: str | Path | None = None) -> Grid:
@@ -255,7 +269,7 @@ def parse_grid(text: str, source: Path | None = None, out: str | Path | None = N
 
     Every problem of the file is reported in one UserError (one line each).
     """
-    ctx = _Ctx(str(source) if source else "<grid>")
+    ctx = _Ctx(str(source), "the grid file") if source else _Ctx("<grid>", "the current folder")
     base = source.resolve().parent if source else Path.cwd()
     raw = parse_yaml(text, ctx.source)
     if not isinstance(raw, dict):
@@ -319,7 +333,7 @@ def _model_path(ctx: _Ctx, key: str, v: Any, base: Path) -> str:
         return str(local.resolve())
     if _HUB_ID.match(s) and not s.startswith((".", "/", "~")):
         return s
-    raise ctx.fail(key, f"model folder {local} does not exist", "fix the path (relative paths are relative to the grid file)")
+    raise ctx.fail(key, f"model folder {local} does not exist", f"fix the path (relative paths are relative to {ctx.relative_to})")
 
 
 def _parse_models(ctx: _Ctx, items: Any, base: Path) -> tuple[list[VectorSpec], list[ModelSpec]]:
@@ -450,7 +464,7 @@ def _check_task_names(ctx: _Ctx, names: list[str], keys: list[str]) -> None:
             near = difflib.get_close_matches(n, sorted(known), n=5)
             hint = f"did you mean {near}? " if near else ""
             ctx.note(key, f"unknown task {brief(n)}", f"{hint}see docs/tasks.md or the `tasks` sub-command for the {len(known)} known tasks, "
-                     "or list a folder of your own task YAMLs under `task_paths:`")
+                     "or list a folder of your own task YAMLs under `task_paths:` (`--include_path` on the command line)")
         elif n in known and task_info(n).is_group:
             members = subtasks(n)
             ctx.note(key, f"{brief(n)} is a group of {len(members)} subtasks; a grid lists tasks",

@@ -28,6 +28,7 @@ from rv_eval import __version__, fingerprint
 from rv_eval.errors import UserError
 from rv_eval.executors import EngineGroup, Executor, Job, get_executor
 from rv_eval.grid import Cell, Grid, ModelSpec, shard_cells
+from rv_eval.library_output import library_output, verbose
 from rv_eval.paths import TASKS_DIR
 from rv_eval.sample_grading import DEFAULT_TIMEOUT_S, Grader, SampleGrader
 from rv_eval.schema import Grade, RunMeta, samples_frame
@@ -188,8 +189,15 @@ def run_grid(grid: Grid, shard: tuple[int, int] | None = None, materialize: bool
     The cells run where `executor` puts them (default: this process); each finished cell is
     published here, by the driver, as soon as the executor hands it back. Responses are graded in
     worker processes, each under a hard limit of `grade_timeout_s` seconds (reason `timeout` past
-    it); a custom `grader` callable runs in the engine's process instead.
+    it); a custom `grader` callable runs in the engine's process instead. Libraries' own progress
+    bars are off and their repeated warnings shown once while it runs (`rv_eval.library_output`).
     """
+    with library_output():
+        return _run_grid(grid, shard, materialize, grader, progress, executor, grade_timeout_s)
+
+
+def _run_grid(grid: Grid, shard: tuple[int, int] | None, materialize: bool | None, grader: Grader | None,
+              progress: bool, executor: Executor | None, grade_timeout_s: float) -> RunSummary:
     t0 = time.perf_counter()
     store = Store(grid.out)
     store.check_writable()  # --out a file: one clear error before anything is written
@@ -211,7 +219,8 @@ def run_grid(grid: Grid, shard: tuple[int, int] | None = None, materialize: bool
     cells_bar, generation_bars = progress_bars(progress, len(pending))
     job = Job(grid=grid, fingerprints={c.key: plan.fps[c.key] for c in pending},
               task_fingerprints={t.name: catalog.get(t.name, t.limit).fingerprint for t in grid.tasks},
-              in_place=in_place, grader=grader, grade_timeout_s=grade_timeout_s, progress=generation_bars)
+              in_place=in_place, grader=grader, grade_timeout_s=grade_timeout_s, progress=generation_bars,
+              library_bars=verbose())
     executor = executor or get_executor("local")
     by_key = {c.key: c for c in pending}
     with tqdm(total=len(pending), desc="cells", unit="cell", disable=not cells_bar) as bar:

@@ -54,9 +54,9 @@ def test_every_flag_problem_in_one_error_and_nothing_written(tmp_path, capsys):
     code = main(["run", "--model", "m", "--tasks", "demo_en", "--limit", "0", "--alpha", "1",
                  "--model_args", "dtype", "--gen_kwargs", "until=x", "--seeds", "0,a", "--out", str(out)])
     err = capsys.readouterr().err
-    assert code == 2 and "5 problems" in err and "Traceback" not in err
+    assert code == 2 and "6 problems" in err and "Traceback" not in err
     for phrase in ("--alpha without --vector", "--limit", "'until' is not supported", "'dtype' is not KEY=VALUE",
-                   "--seeds"):
+                   "--seeds", "--model m: model folder"):
         assert phrase in err
     assert not out.exists()
 
@@ -139,3 +139,41 @@ def test_import_gguf_refuses_a_missing_or_non_gguf_file(tmp_path, capsys):
     (tmp_path / "model.bin").write_bytes(b"x")
     assert main(["import-gguf", str(tmp_path / "model.bin"), str(out)]) == 2
     assert "not a .gguf file" in capsys.readouterr().err and not out.exists()
+
+
+def test_flag_and_grid_problems_in_one_error_named_by_flag(tmp_path, capsys):
+    out, missing = tmp_path / "out", tmp_path / "no_model"
+    code = main(["run", "--model", str(missing), "--tasks", "demo_en,nosuchtask", "--limit", "0", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert lines[0] == "rv-eval: error: the command line: 3 problems:", err
+    assert sorted(line.strip().split(":")[0] for line in lines[1:]) == ["--limit", f"--model {missing}", "--tasks"]
+    assert f"--model {missing}: model folder {missing} does not exist" in err
+    assert "--tasks: unknown task 'nosuchtask'" in err and "--limit: 0 is not a positive integer" in err
+    assert "models[0]" not in err and "tasks[1]" not in err and "grid file" not in err
+    assert not out.exists()  # no run.json, no index.sqlite, no folder
+
+
+def test_vector_missing_folders_all_reported_with_flag_problems(tmp_path, capsys):
+    out, target = tmp_path / "out", tmp_path / "target"
+    target.mkdir()
+    code = main(["run", "--vector", f"s1=pre:{tmp_path / 'no_pre'},post:{tmp_path / 'no_post'},target:{target}",
+                 "--alpha", "0,1", "--tasks", "demo_en", "--seeds", "0,x", "--limit", "3000000000", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "the command line: 4 problems:" in err and "Traceback" not in err, err
+    assert f"--vector s1 (pre): model folder {tmp_path / 'no_pre'} does not exist" in err
+    assert f"--vector s1 (post): model folder {tmp_path / 'no_post'} does not exist" in err
+    assert "--seeds: 'x' is not an integer" in err
+    assert "--limit: expected an integer from 1 to" in err and "Fix: write e.g. --limit 10" in err  # flag syntax
+    assert not out.exists()
+
+
+def test_a_single_problem_is_one_line(tmp_path, capsys):
+    missing = tmp_path / "no_model"
+    assert main(["run", "--model", str(missing), "--tasks", "demo_en", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"rv-eval: error: --model {missing}: model folder {missing} does not exist. "
+                   "Fix: fix the path (relative paths are relative to the current folder)\n")
+    assert main(["run", "--model", str(missing), "--tasks", "demo_en", "--limit", "0"]) == 2  # flag + grid problem
+    assert "2 problems" in capsys.readouterr().err

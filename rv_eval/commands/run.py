@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     """Check the grid (file or flags) completely, then run it and print what was done."""
     from rv_eval.errors import UserError
     from rv_eval.grid import load_grid, parse_shard
-    from rv_eval.grid_flags import grid_yaml
+    from rv_eval.grid_flags import grid_from_flags
 
     flags = _flags(args)
     if args.model_grid and flags.given():
@@ -113,10 +113,8 @@ def run(args: argparse.Namespace) -> int:
         grid = load_grid(args.model_grid, out=args.out)
         text = None
     else:
-        text = grid_yaml(flags)  # every flag problem in one error, before any heavy import
-        from rv_eval.grid import parse_grid
-
-        grid = parse_grid(text, source=None)
+        grid = grid_from_flags(flags)  # every flag and grid problem in one error, before any heavy import
+        text = grid.text
         if args.print_grid:
             print(text, end="")
             return 0

@@ -57,6 +57,7 @@ class Job:
     # grading workers (`rv_eval.sample_grading.SampleGrader`) with a hard limit per response
     grade_timeout_s: float = 10.0
     progress: bool = False  # the backends' own per-request bars (runner.progress_bars: never with the cells bar)
+    library_bars: bool = False  # datasets/transformers/huggingface_hub bars (only with `rv-eval -v`; rv_eval.library_output)
 
 
 @dataclass

@@ -57,6 +57,9 @@ class EngineWorker:
         import ray
 
         from rv_eval.executors.engine import EngineSession
+        from rv_eval.library_output import worker_library_output
+
+        worker_library_output(job.library_bars)  # as the driver's run: no library bars unless -v
 
         scratch = Path(tempfile.mkdtemp(prefix="rv-eval-worker-"))
         self.node = ray.get_runtime_context().get_node_id()
