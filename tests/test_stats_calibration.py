@@ -18,7 +18,9 @@ import pytest
 from benchmarks.stats_calibration import (
     accuracy_coverage,
     gate_rates,
+    binomial_lattice,
     macro_coverage,
+    mcnemar_level,
     paired_coverage,
     selection_coverage,
 )
@@ -29,6 +31,21 @@ from tests.stats_sim import paired_logit_normal, per_question_accuracy
 
 def _mc(rate: float, reps: int) -> float:
     return math.sqrt(rate * (1 - rate) / reps)
+
+
+def test_no_interval_reaches_95_at_5_percent_with_one_response():
+    """Binomial(30, 0.05): the only run of counts with coverage in 93-97% gives 93.9%; ours is 98.4%."""
+    got = binomial_lattice(30, (0.05, 0.3))
+    assert got["acc0.05"]["reachable_near_95"] == [93.9]
+    assert got["acc0.05"]["coverage"] == pytest.approx(98.44, abs=0.01)
+    assert abs(got["acc0.3"]["coverage"] - 95) <= 1
+
+
+def test_mcnemar_score_test_holds_its_level_and_the_exact_one_is_far_below():
+    """1,000 null benchmarks at 30 questions / 15% (MC se 0.7 points)."""
+    got = mcnemar_level(1000, 30, 0.15, 0.9, seed=30)
+    assert 0.03 <= got["score"]["rate"] <= 0.05 + 2 * got["score"]["mc_se"], got
+    assert got["exact"]["rate"] < 0.02, got
 
 
 @pytest.mark.parametrize(("acc", "m"), [(0.15, 2), (0.15, 4), (0.15, 8), (0.15, 32), (0.3, 1), (0.3, 8), (0.5, 8)])
