@@ -236,7 +236,7 @@ def sections(r: int, quick: bool = False) -> dict[str, object]:
             for n in (30, 250) for b in (0.05, 0.15, 0.5) for rho in (0.9, 0.5)
         },
         "power": lambda: {
-            f"{task}_{k}seeds": power_at_mde(pr if n <= 1319 else max(pr // 4, 100), n, k, seed=k)
+            f"{task}_{k}seeds": power_at_mde(pr, n, k, seed=k)
             for task, n in README_SIZES.items() for k in (1, 8)
             if not quick or task in ("AIME24", "MGSM")
         },
