@@ -297,6 +297,9 @@ def test_ctrl_c_exits_130_without_traceback(demo, tmp_path):
         [sys.executable, "-m", "rv_eval", "run", "--model-grid", str(demo / "grid.yaml"), "--out", str(out),
          "--no-progress"],
         cwd=ROOT, stderr=subprocess.PIPE, text=True, env=os.environ | {"PYTHONUNBUFFERED": "1"},
+        # a suite started in the background (`cmd &` without job control) ignores SIGINT, and the child
+        # would inherit that; the test is about a user's Ctrl-C, which Python handles by default
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 60
     while not (out / "run.json").exists() and time.monotonic() < deadline:
