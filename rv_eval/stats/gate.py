@@ -63,7 +63,7 @@ class TaskVerdict:
         )
         if self.more_seeds is None:
             return head + "; more seeds alone will not decide it (more questions, or a larger margin)"
-        return head + f"; or run {self.more_seeds} more seeds"
+        return head + f"; or run {self.more_seeds} more seed{'s' if self.more_seeds != 1 else ''}"
 
 
 @dataclass
