@@ -76,6 +76,9 @@ def binomial_lattice(n: int = 30, accs: tuple[float, ...] = (0.05, 0.1, 0.15, 0.
         runs = {round(100 * float(pmf[a:b + 1].sum()), 1) for a in range(n + 1) for b in range(a, n + 1)
                 if a <= n * acc <= b}
         out[f"acc{acc}"] = {"coverage": round(100 * cover, 2), "reachable_near_95": sorted(c for c in runs if 93 <= c <= 97)}
+    grid = np.linspace(0.03, 0.5, 400)
+    inside = (lo[:, None] <= grid[None, :]) & (grid[None, :] <= hi[:, None])
+    out["mean_coverage_p3_50"] = round(100 * float(np.mean((binom.pmf(x[:, None], n, grid[None, :]) * inside).sum(axis=0))), 2)
     return out
 
 
