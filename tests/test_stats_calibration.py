@@ -17,8 +17,8 @@ import pytest
 
 from benchmarks.stats_calibration import (
     accuracy_coverage,
-    gate_rates,
     binomial_lattice,
+    gate_rates,
     macro_coverage,
     mcnemar_level,
     paired_coverage,
