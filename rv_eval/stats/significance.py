@@ -44,8 +44,7 @@ def sign_flip_pvalue(
 
 def mcnemar_exact_pvalue(baseline: np.ndarray, candidate: np.ndarray) -> float:
     """Exact McNemar p-value for one binary outcome per question and model (binomial on discordant pairs)."""
-    b = int(np.sum((baseline == 1) & (candidate == 0)))
-    c = int(np.sum((baseline == 0) & (candidate == 1)))
+    b, c = _discordant(baseline, candidate)
     if b + c == 0:
         return 1.0
     return float(st.binomtest(c, b + c, 0.5).pvalue)
@@ -139,8 +138,17 @@ def mcnemar_score_pvalue(baseline: np.ndarray, candidate: np.ndarray) -> float:
     It holds its level at 30 questions (Fagerland, Lydersen & Laake 2013) where the exact test is
     far below it; it is the test Tango's interval inverts.
     """
+    return _score_pvalue(*_discordant(baseline, candidate))
+
+
+def _discordant(baseline: np.ndarray, candidate: np.ndarray) -> tuple[int, int]:
+    """(b, c): questions only the baseline got right, and only the candidate."""
     b = int(np.sum((baseline == 1) & (candidate == 0)))
     c = int(np.sum((baseline == 0) & (candidate == 1)))
+    return b, c
+
+
+def _score_pvalue(b: int, c: int) -> float:
     if b + c == 0:
         return 1.0
     return float(st.chi2.sf((c - b) ** 2 / (b + c), 1))
@@ -157,12 +165,11 @@ def mcnemar_test(baseline: np.ndarray, candidate: np.ndarray, level: float = 0.9
     Lydersen & Laake (2014); checked against their examples (tests/test_stats_paired.py).
     Returns (p, ci_low, ci_high) of candidate - baseline.
     """
-    b = int(np.sum((baseline == 1) & (candidate == 0)))
-    c = int(np.sum((baseline == 0) & (candidate == 1)))
+    b, c = _discordant(baseline, candidate)
     n = int(np.size(baseline))
     if n < 2:
         return float("nan"), float("nan"), float("nan")
-    p = mcnemar_score_pvalue(np.asarray(baseline), np.asarray(candidate))
+    p = _score_pvalue(b, c)
     lo, hi = tango_interval(b, c, n, level)
     if p > 1 - level:  # root-finding precision must not move an end past 0
         lo, hi = min(lo, 0.0), max(hi, 0.0)
